@@ -1,0 +1,315 @@
+"""Data loading, plotting and environment helpers shared by every exercise notebook.
+
+One flat module of short functions, d2l style. Importing it has no side effects and
+needs only NumPy and Matplotlib; Keras/TensorFlow are imported lazily by the loaders
+that need them.
+
+Data policy: MNIST and CIFAR-10 come from ``keras.datasets`` (which verifies its own
+downloads) unless the environment variable ``COURSE_DATA_DIR`` points at a local mirror
+(see ``DATASETS``); every mirror file is checked against its md5 sum before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+DATA_ENV = "COURSE_DATA_DIR"
+
+# Mirror files, relative to $COURSE_DATA_DIR, with their md5 sums (shared/datasets/README.md).
+DATASETS = {
+    "mnist": ("mnist/mnist-sample.npz", "5e0a8f80ea66cc29a5c91906fb504380"),
+    "cifar10": ("cifar10/cifar10-sample.npz", "84e70731ee459bdd8ab61ebf5af00c8a"),
+}
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+CAT = CIFAR10_CLASSES.index("cat")
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be found, downloaded or verified."""
+
+
+# ----------------------------------------------------------------------------- environment
+
+def quiet_tensorflow():
+    """Import TensorFlow with its C++ start-up log lines kept off the screen (call before `import keras`)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    # Some lines (absl's "All log messages before absl::InitializeLog()") ignore the
+    # variable, so silence the process-level stderr while the libraries load.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def set_seed(seed=0):
+    """Seed Python, NumPy and (when Keras is already imported) Keras and its backend."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
+
+
+def environment_report():
+    """One line: Python, NumPy, Keras/TensorFlow versions (when imported) and the devices."""
+    parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    if "keras" in sys.modules:
+        keras = sys.modules["keras"]
+        parts.append(f"Keras {keras.__version__} ({keras.backend.backend()} backend)")
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        gpus = tf.config.list_physical_devices("GPU")
+        parts.append(f"TensorFlow {tf.__version__}")
+        parts.append(f"GPU: {len(gpus)} ({', '.join(g.name for g in gpus)})" if gpus else "CPU only")
+    return " | ".join(parts)
+
+
+# ----------------------------------------------------------------------------- toy data
+
+def make_xor():
+    """The four XOR points in the column convention: X (2, 4) float64, Y (1, 4) in {0, 1}."""
+    X = np.array([[0, 0, 1, 1],
+                  [0, 1, 0, 1]], dtype=np.float64)
+    Y = np.array([[0, 1, 1, 0]], dtype=np.float64)
+    return X, Y
+
+
+def make_moons(n=200, noise=0.1, seed=0):
+    """Two interleaving half circles: X (2, n) float64, Y (1, n) in {0, 1} (no scikit-learn needed)."""
+    if n < 2:
+        raise ValueError(f"make_moons needs n >= 2 points, got n={n}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    rng = np.random.default_rng(seed)
+    n_outer = n // 2
+    n_inner = n - n_outer
+    t_outer = np.linspace(0, np.pi, n_outer)
+    t_inner = np.linspace(0, np.pi, n_inner)
+    outer = np.stack([np.cos(t_outer), np.sin(t_outer)])
+    inner = np.stack([1 - np.cos(t_inner), 1 - np.sin(t_inner) - 0.5])
+    X = np.concatenate([outer, inner], axis=1) + rng.normal(0.0, noise, size=(2, n))
+    Y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])[None, :]
+    order = rng.permutation(n)
+    return X[:, order], Y[:, order]
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Central-difference gradient of the scalar function f() with respect to the array x (same shape as x).
+
+    x is perturbed in place, one entry at a time, and restored; f must read x when called.
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"x must be a float ndarray that f reads, got {type(x).__name__}")
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        f_plus = f()
+        x[index] = saved - eps
+        f_minus = f()
+        x[index] = saved
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a, b):
+    """Max element-wise relative error |a - b| / max(|a| + |b|, 1e-8), the cs231n gradient-check measure."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
+
+
+# ----------------------------------------------------------------------------- datasets
+
+def md5sum(path):
+    """The md5 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_dir():
+    """The offline mirror named by $COURSE_DATA_DIR as an absolute Path, or None when unset."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise DatasetError(f"{DATA_ENV}={value!r} is not a directory (resolved to {path}). "
+                           f"Point it at the dataset mirror, e.g. {DATA_ENV}=../shared/datasets, "
+                           "or unset it to download with keras.datasets.")
+    return path
+
+
+def mirror_file(name):
+    """Path of dataset `name` in the $COURSE_DATA_DIR mirror, after checking its md5 sum."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+    root = data_dir()
+    if root is None:
+        raise DatasetError(f"{DATA_ENV} is not set; set it to the dataset mirror directory.")
+    relative, expected = DATASETS[name]
+    path = root / relative
+    if not path.is_file():
+        raise DatasetError(f"{DATA_ENV}={root} has no {relative} (needed for {name!r}). "
+                           f"Fix {DATA_ENV} or unset it to download with keras.datasets.")
+    actual = md5sum(path)
+    if actual != expected:
+        raise DatasetError(f"{path} is corrupt: md5 {actual}, expected {expected}. "
+                           f"Restore the file in the {DATA_ENV} mirror or unset {DATA_ENV}.")
+    return path
+
+
+def _load_keras_dataset(name):
+    """(x_train, y_train), (x_test, y_test) from the mirror when $COURSE_DATA_DIR is set, else keras.datasets."""
+    if data_dir() is not None:
+        with np.load(mirror_file(name)) as data:
+            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+    quiet_tensorflow()
+    import keras
+    try:
+        return getattr(keras.datasets, name).load_data()
+    except Exception as error:  # no network, blocked download, bad cache ...
+        raise DatasetError(f"could not download {name} with keras.datasets ({error}). "
+                           f"Offline? Set {DATA_ENV} to a dataset mirror directory.") from error
+
+
+def _check_sizes(name, n_train, n_test, available_train, available_test):
+    for label, n, available in (("n_train", n_train, available_train), ("n_test", n_test, available_test)):
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{label} must be a positive integer, got {n!r}")
+        if n > available:
+            raise ValueError(f"{label}={n} but only {available} {name} examples are available "
+                             f"({'the offline sample' if data_dir() else 'the full dataset'})")
+
+
+def load_mnist(n_train=8000, n_test=2000):
+    """MNIST digits as keras.datasets gives them: x uint8 (n, 28, 28) in 0..255, y uint8 (n,)."""
+    (x_train, y_train), (x_test, y_test) = _load_keras_dataset("mnist")
+    _check_sizes("MNIST", n_train, n_test, len(x_train), len(x_test))
+    return (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])
+
+
+def _balanced_cats(x, y, n, rng):
+    """n examples: n//2 cats (label 1) and the rest spread evenly over the nine other classes (label 0)."""
+    labels = y.reshape(-1)
+    n_cats, n_others = n // 2 + n % 2, n // 2
+    cats = rng.permutation(np.flatnonzero(labels == CAT))[:n_cats]
+    others = [c for c in range(len(CIFAR10_CLASSES)) if c != CAT]
+    per_class = np.full(len(others), n_others // len(others))
+    per_class[: n_others % len(others)] += 1
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(others, per_class)]
+    non_cats = np.concatenate(picks)
+    if len(cats) < n_cats or len(non_cats) < n_others:
+        raise ValueError(f"asked for {n} cat-vs-non-cat examples; only {np.sum(labels == CAT)} cats available")
+    index = rng.permutation(np.concatenate([cats, non_cats]))
+    return x[index], (labels[index] == CAT).astype(np.uint8)
+
+
+def load_cat_vs_noncat(n_train=2000, n_test=400, seed=0):
+    """CIFAR-10 cats (label 1) vs a balanced sample of the other nine classes (label 0): x uint8 (n, 32, 32, 3), y uint8 (n,)."""
+    (x_train, y_train), (x_test, y_test) = _load_keras_dataset("cifar10")
+    n_cat_train = int(np.sum(y_train == CAT))
+    n_cat_test = int(np.sum(y_test == CAT))
+    _check_sizes("cat-vs-non-cat", n_train, n_test, 2 * n_cat_train, 2 * n_cat_test)
+    rng = np.random.default_rng(seed)
+    return _balanced_cats(x_train, y_train, n_train, rng), _balanced_cats(x_test, y_test, n_test, rng)
+
+
+# ----------------------------------------------------------------------------- plotting
+
+def _figure_and_axes(ax, figsize=(6, 4)):
+    import matplotlib.pyplot as plt
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_history(history, metrics=None, ax=None, title=None, labels=None):
+    """Learning curves from a Keras History, a {name: values} dict, a list of values, or a list of those."""
+    runs = history if isinstance(history, (list, tuple)) and history and not np.isscalar(history[0]) else [history]
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"got {len(labels)} labels for {len(runs)} histories")
+    fig, ax = _figure_and_axes(ax)
+    for i, run in enumerate(runs):
+        curves = getattr(run, "history", run)
+        if not isinstance(curves, dict):
+            curves = {"cost": list(curves)}
+        names = metrics if metrics is not None else list(curves)
+        for name in names:
+            if name not in curves:
+                raise ValueError(f"history has no {name!r}; it has {sorted(curves)}")
+            prefix = f"{labels[i]} " if labels is not None else ""
+            ax.plot(np.arange(1, len(curves[name]) + 1), curves[name], label=prefix + name)
+    ax.set_xlabel("epoch")
+    ax.set_title(title or "learning curves")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def show_images(images, titles=None, ncols=8, cmap="gray", size=1.5, colors=None):
+    """A grid of images (n, h, w) or (n, h, w, 3) with optional titles (and title colours)."""
+    import matplotlib.pyplot as plt
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
+    n = len(images)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {len(titles)} titles for {n} images")
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * (titles is not None)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap if images.ndim == 3 else None)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=9, color=None if colors is None else colors[i])
+    fig.tight_layout()
+    return fig
+
+
+def plot_decision_boundary(predict, X, Y, ax=None, resolution=200, title="decision boundary"):
+    """Shade where predict((2, k) points) says 1, over the points X (2, m) coloured by labels Y (1, m)."""
+    X = np.asarray(X)
+    Y = np.asarray(Y).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != 2:
+        raise ValueError(f"X must have shape (2, m) (one column per point), got {X.shape}")
+    if Y.shape[0] != X.shape[1]:
+        raise ValueError(f"Y has {Y.shape[0]} labels for {X.shape[1]} points")
+    fig, ax = _figure_and_axes(ax, figsize=(5, 4))
+    pad = 0.5
+    xs = np.linspace(X[0].min() - pad, X[0].max() + pad, resolution)
+    ys = np.linspace(X[1].min() - pad, X[1].max() + pad, resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid = np.stack([grid_x.ravel(), grid_y.ravel()])
+    Z = np.asarray(predict(grid)).reshape(grid_x.shape)
+    ax.contourf(grid_x, grid_y, Z, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"], alpha=0.8)
+    ax.scatter(X[0], X[1], c=Y, cmap="coolwarm", edgecolors="k", s=25)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    return fig

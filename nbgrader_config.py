@@ -1,0 +1,27 @@
+"""nbgrader configuration; the repository root is the course root."""
+c = get_config()  # noqa: F821  (provided by nbgrader)
+
+c.CourseDirectory.course_id = "dl-course"             # course name in the exchange and the gradebook
+c.CourseDirectory.root = "."                          # this directory (source/, release/, submitted/ ...)
+c.CourseDirectory.source_directory = "source"         # instructor notebooks with solutions and hidden tests
+c.CourseDirectory.release_directory = "release"       # generated student notebooks (committed)
+c.CourseDirectory.submitted_directory = "submitted"   # collected or uploaded submissions (not committed)
+c.CourseDirectory.autograded_directory = "autograde"  # nbgrader autograde output (not committed)
+c.CourseDirectory.feedback_directory = "feedback"     # HTML feedback for students (not committed)
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"   # SQLite gradebook in the course root (not committed)
+
+c.Execute.timeout = 300           # seconds per cell; the heaviest training cell takes well under 100 s on a 2-core CPU
+c.Execute.startup_timeout = 120   # kernel start-up, which imports TensorFlow in later exercises
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Feedback shows hidden-test cells without their hidden code and without tracebacks.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Exchange for `nbgrader release_assignment` / `collect` on a shared JupyterHub (uncomment and adapt):
+# c.Exchange.root = "/srv/nbgrader/exchange"
+# c.Exchange.timezone = "UTC"
