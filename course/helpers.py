@@ -236,6 +236,24 @@ def load_cat_vs_noncat(n_train=2000, n_test=400, seed=0):
     return _balanced_cats(x_train, y_train, n_train, rng), _balanced_cats(x_test, y_test, n_test, rng)
 
 
+# ----------------------------------------------------------------------------- reviews (ex08)
+
+REVIEWS = (
+    ("Very good nice quality", 1),
+    ("Stop lies", 0),
+    ("Ugly terrible", 0),
+    ("Excellent work", 1),
+    ("Adorable lovely", 1),
+    ("Bad", 0),
+    ("Great nice", 1),
+)
+
+
+def load_reviews():
+    """The seed's seven labelled product reviews: (sentences, a list of str; labels, int64 (7,), 1 = positive)."""
+    return [text for text, _ in REVIEWS], np.array([label for _, label in REVIEWS], dtype=np.int64)
+
+
 # ----------------------------------------------------------------------------- plotting
 
 def _figure_and_axes(ax, figsize=(6, 4)):
@@ -278,6 +296,8 @@ def show_images(images, titles=None, ncols=8, cmap="gray", size=1.5, colors=None
     n = len(images)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
+    if colors is not None and len(colors) != n:
+        raise ValueError(f"got {len(colors)} colors for {n} images")
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * (titles is not None)),
@@ -287,7 +307,7 @@ def show_images(images, titles=None, ncols=8, cmap="gray", size=1.5, colors=None
         if i < n:
             ax.imshow(images[i], cmap=cmap if images.ndim == 3 else None)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=9, color=None if colors is None else colors[i])
+                ax.set_title(str(titles[i]), fontsize=9, color="black" if colors is None else colors[i])
     fig.tight_layout()
     return fig
 

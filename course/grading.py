@@ -1,0 +1,184 @@
+"""Run the nbgrader pipeline on a throw-away copy of the course (used by the tests and instructors).
+
+`grade_submissions(exercise, {"student": notebook, ...})` copies the course configuration and the
+exercise's source into a temporary course root, generates the assignment, submits each notebook
+under its student id, runs the real `nbgrader autograde`, and returns every test cell's score.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def exercises(root=ROOT):
+    """Names of the exercises in source/ (folders holding a notebook of the same name), sorted."""
+    return sorted(p.parent.name for p in Path(root, "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def notebook_path(exercise, kind="source", root=ROOT):
+    """Path of source/<exercise>/<exercise>.ipynb (kind="source") or of the release notebook."""
+    if kind not in ("source", "release"):
+        raise ValueError(f"kind must be 'source' or 'release', got {kind!r}")
+    return Path(root, kind, exercise, f"{exercise}.ipynb")
+
+
+def nbgrader_meta(cell):
+    """The cell's nbgrader metadata dict ({} when it has none)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def test_cells(nb):
+    """{grade_id: points} of the auto-graded test cells, in notebook order."""
+    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
+            if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
+
+
+def apply_wrong_solution(nb, wrong):
+    """A copy of notebook `nb` with `wrong["old"]` replaced by `wrong["new"]` in solution cell `wrong["cell"]`."""
+    cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == wrong["cell"]]
+    if len(cells) != 1 or not nbgrader_meta(cells[0]).get("solution"):
+        raise ValueError(f"{wrong['name']!r}: no solution cell with grade_id {wrong['cell']!r}")
+    count = cells[0].source.count(wrong["old"])
+    if count != 1:
+        raise ValueError(f"{wrong['name']!r}: {wrong['old']!r} occurs {count} times in cell {wrong['cell']!r}, expected once")
+    changed = copy.deepcopy(nb)
+    for cell in changed.cells:
+        if nbgrader_meta(cell).get("grade_id") == wrong["cell"]:
+            cell.source = cell.source.replace(wrong["old"], wrong["new"])
+    return changed
+
+
+def secret_lines(nb, hidden_only=False, min_length=13):
+    """Stripped lines of at least min_length characters that stand only between solution or
+    hidden-test markers (or only hidden-test markers), never in the public part of the notebook."""
+    pairs = [(HIDDEN_BEGIN, HIDDEN_END)] if hidden_only else [(SOLUTION_BEGIN, SOLUTION_END), (HIDDEN_BEGIN, HIDDEN_END)]
+    public, secret = set(), set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if any(begin in line for begin, _ in pairs):
+                inside = True
+            elif any(end in line for _, end in pairs):
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    return {line for line in secret - public if len(line) >= min_length}
+
+
+@dataclass
+class GradingRun:
+    """Scores of one `nbgrader autograde` run: scores[student][grade_id] = (score, max_score)."""
+
+    course_dir: Path
+    exercise: str
+    scores: dict
+    log: str
+
+    def total(self, student):
+        """(score, max_score) summed over the test cells of one student's notebook."""
+        cells = self.scores[student].values()
+        return sum(s for s, _ in cells), sum(m for _, m in cells)
+
+    def autograded_notebook(self, student):
+        """The executed notebook that nbgrader wrote for one student."""
+        return nbformat.read(self.course_dir / "autograde" / student / self.exercise / f"{self.exercise}.ipynb",
+                             as_version=4)
+
+
+def nbgrader(course_dir, *args, timeout=3600):
+    """Run one nbgrader command in course_dir; raise with its log when it fails."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout + proc.stderr
+
+
+def make_course_copy(exercises_to_copy, root=ROOT, target=None):
+    """A temporary course root with nbgrader_config.py and source/<exercise> for each exercise."""
+    target = Path(target or tempfile.mkdtemp(prefix="course-"))
+    shutil.copy(Path(root, "nbgrader_config.py"), target)
+    for exercise in exercises_to_copy:
+        shutil.copytree(Path(root, "source", exercise), target / "source" / exercise,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return target
+
+
+def grade_submissions(exercise, submissions, course_dir=None, root=ROOT):
+    """Autograde {student_id: notebook} for one exercise in a fresh course copy; returns a GradingRun."""
+    from nbgrader.api import Gradebook
+
+    course_dir = make_course_copy([exercise], root=root, target=course_dir)
+    log = nbgrader(course_dir, "generate_assignment", exercise, "--force")
+    for student, nb in submissions.items():
+        folder = course_dir / "submitted" / student / exercise
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{exercise}.ipynb")
+    log += nbgrader(course_dir, "autograde", exercise, "--force")
+    scores = {}
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        for student in submissions:
+            submission = gb.find_submission_notebook(exercise, exercise, student)
+            scores[student] = {g.name: (g.score, g.max_score) for g in submission.grades}
+    return GradingRun(course_dir, exercise, scores, log)
+
+
+def generate_feedback(run, student):
+    """Run `nbgrader generate_feedback` for one student of a GradingRun; returns the HTML text."""
+    nbgrader(run.course_dir, "generate_feedback", run.exercise, "--student", student, "--force")
+    return (run.course_dir / "feedback" / student / run.exercise / f"{run.exercise}.html").read_text()
+
+
+def load_wrong_solutions(exercise, root=ROOT):
+    """The WRONG_SOLUTIONS list of tests/wrong_solutions/<exercise>.py ([] when the file is missing)."""
+    path = Path(root, "tests", "wrong_solutions", f"{exercise}.py")
+    if not path.is_file():
+        return []
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace["WRONG_SOLUTIONS"]
+
+
+def stderr_outputs(nb):
+    """Text of every stderr stream output in an executed notebook, as (cell index, text) pairs."""
+    return [(i, o.get("text", "")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+
+
+def main(argv=None):
+    """`python -m course.grading EXERCISE`: autograde source, release and wrong solutions; print a score table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
+    args = parser.parse_args(argv)
+    for exercise in args.exercise or exercises():
+        source = nbformat.read(notebook_path(exercise), as_version=4)
+        submissions = {"solution": source, "stub": nbformat.read(notebook_path(exercise, "release"), as_version=4)}
+        wrongs = load_wrong_solutions(exercise)
+        for i, wrong in enumerate(wrongs):
+            submissions[f"wrong{i}"] = apply_wrong_solution(source, wrong)
+        run = grade_submissions(exercise, submissions)
+        print(f"\n{exercise}")
+        for student in submissions:
+            score, maximum = run.total(student)
+            label = wrongs[int(student[5:])]["name"] if student.startswith("wrong") else student
+            print(f"  {score:5.1f} / {maximum:<5.1f} {label}")
+        shutil.rmtree(run.course_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

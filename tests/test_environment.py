@@ -1,0 +1,55 @@
+"""Dependencies are pinned once, in pyproject.toml; environment.yml must repeat the same pins."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*==\s*([^;\s]+)\s*(?:;\s*(.+))?$")
+
+
+def pins(requirements):
+    """{name: version} of 'name[extra]==version; marker' strings (other lines ignored)."""
+    found = {}
+    for requirement in requirements:
+        match = REQUIREMENT.match(requirement)
+        if match:
+            name, version = match.group(1).lower().replace("_", "-"), match.group(2)
+            assert found.get(name, version) == version, f"{name} pinned twice with different versions"
+            found[name] = version
+    return found
+
+
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def environment_pip():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), env
+
+
+def test_every_runtime_dependency_is_pinned_exactly():
+    project = pyproject()
+    groups = {"dependencies": project["dependencies"], **project["optional-dependencies"]}
+    for group, requirements in groups.items():
+        for requirement in requirements:
+            assert "==" in requirement or requirement.startswith("dl-course["), f"{group}: {requirement} is not pinned"
+
+
+def test_environment_yml_names_the_same_packages_and_versions_as_pyproject():
+    project = pyproject()
+    extras = project["optional-dependencies"]
+    wanted = pins(project["dependencies"] + extras["keras"] + extras["jupyter"])
+    pip_requirements, _ = environment_pip()
+    assert pins(pip_requirements) == wanted
+
+
+def test_environment_yml_is_the_gpu_environment_with_the_course_package():
+    pip_requirements, env = environment_pip()
+    assert "conda-forge" in env["channels"]
+    assert "python=3.11" in env["dependencies"]
+    assert any(r.startswith("tensorflow[and-cuda]==") and 'sys_platform == "linux"' in r for r in pip_requirements)
+    assert "-e ." in pip_requirements

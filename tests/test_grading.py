@@ -1,0 +1,79 @@
+"""End to end through nbgrader, for every exercise in source/, in a temporary copy of the course.
+
+One `nbgrader autograde` run per exercise grades: the source notebook (must earn full marks),
+the release notebook (must earn zero on every auto-graded cell) and each plausible wrong solution
+of tests/wrong_solutions/<exercise>.py (each must lose points on the test cells it names).
+"""
+
+import html
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import EXERCISES
+from course import grading
+
+pytestmark = pytest.mark.grading
+
+CASES = [(exercise, i) for exercise in EXERCISES for i in range(len(grading.load_wrong_solutions(exercise)))]
+
+
+@pytest.fixture(scope="module", params=EXERCISES)
+def graded(request, data_dir, tmp_path_factory):
+    """The GradingRun of one exercise: students 'solution', 'stub' and 'wrong<i>'."""
+    exercise = request.param
+    source = nbformat.read(grading.notebook_path(exercise), as_version=4)
+    submissions = {"solution": source,
+                   "stub": nbformat.read(grading.notebook_path(exercise, "release"), as_version=4)}
+    for i, wrong in enumerate(grading.load_wrong_solutions(exercise)):
+        submissions[f"wrong{i}"] = grading.apply_wrong_solution(source, wrong)
+    run = grading.grade_submissions(exercise, submissions, course_dir=tmp_path_factory.mktemp(exercise))
+    yield run
+    shutil.rmtree(run.course_dir, ignore_errors=True)
+
+
+def test_solution_earns_full_marks(graded):
+    lost = {cell: score for cell, score in graded.scores["solution"].items() if score[0] != score[1]}
+    assert not lost, f"{graded.exercise}: the solution lost points on {lost}"
+    assert graded.total("solution")[0] > 0
+
+
+def test_release_stub_earns_zero_on_every_autograded_cell(graded):
+    earned = {cell: score for cell, score in graded.scores["stub"].items() if score[0] != 0}
+    assert not earned, f"{graded.exercise}: the unsolved release earns points on {earned}"
+    assert set(graded.scores["stub"]) == set(graded.scores["solution"])
+
+
+def test_each_wrong_solution_loses_points_where_expected(graded):
+    for i, wrong in enumerate(grading.load_wrong_solutions(graded.exercise)):
+        scores = graded.scores[f"wrong{i}"]
+        kept = [cell for cell in wrong["loses"] if scores[cell][0] >= scores[cell][1]]
+        assert not kept, f"{graded.exercise}: wrong solution {wrong['name']!r} kept full marks on {kept}"
+        assert graded.total(f"wrong{i}")[0] < graded.total("solution")[0]
+
+
+def test_solution_run_writes_nothing_to_stderr(graded):
+    """No TensorFlow start-up lines, no warnings: a student sees a clean notebook."""
+    noise = grading.stderr_outputs(graded.autograded_notebook("solution"))
+    assert not noise, f"{graded.exercise}: stderr output in cells {[(i, t[:200]) for i, t in noise]}"
+
+
+def test_solution_run_sets_the_final_metric_without_errors(graded):
+    nb = graded.autograded_notebook("solution")
+    errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{graded.exercise}: errors in the solution run: {errors}"
+
+
+def test_feedback_hides_hidden_tests(graded):
+    """Feedback for a wrong solution shows its errors but no hidden-test code or traceback lines."""
+    student = "wrong0" if "wrong0" in graded.scores else "stub"
+    page = html.unescape(re.sub(r"<[^>]+>", "", grading.generate_feedback(graded, student)))
+    source = nbformat.read(grading.notebook_path(graded.exercise), as_version=4)
+    hidden = grading.secret_lines(source, hidden_only=True)
+    assert hidden, "every exercise has hidden tests"
+    shown = [line for line in hidden if line in page]
+    assert not shown, f"{graded.exercise}: feedback shows hidden test lines {shown[:3]}"
+    assert "Hidden tests ran in this cell" in page or graded.total(student)[0] == graded.total(student)[1]

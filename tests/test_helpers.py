@@ -1,0 +1,210 @@
+"""course.helpers: data loaders, mirror verification, toy data, gradient check, plots, environment."""
+
+import shutil
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+from course import helpers
+
+matplotlib.use("Agg")
+
+
+# ----------------------------------------------------------------------------- toy data
+
+def test_make_xor_is_the_truth_table_in_columns():
+    X, Y = helpers.make_xor()
+    assert X.shape == (2, 4) and Y.shape == (1, 4)
+    assert np.array_equal(Y[0], np.logical_xor(X[0], X[1]).astype(float))
+
+
+def test_make_moons_shapes_balance_and_seed():
+    X, Y = helpers.make_moons(101, noise=0.1, seed=3)
+    assert X.shape == (2, 101) and Y.shape == (1, 101)
+    assert set(np.unique(Y)) == {0.0, 1.0} and abs(Y.sum() - 50.5) <= 0.5
+    assert np.array_equal(X, helpers.make_moons(101, noise=0.1, seed=3)[0])
+    assert not np.array_equal(X, helpers.make_moons(101, noise=0.1, seed=4)[0])
+
+
+def test_make_moons_without_noise_lies_on_two_arcs():
+    X, Y = helpers.make_moons(50, noise=0.0)
+    outer = X[:, Y[0] == 0]
+    inner = X[:, Y[0] == 1]
+    assert np.allclose(np.hypot(outer[0], outer[1]), 1.0)
+    assert np.allclose(np.hypot(inner[0] - 1, inner[1] - 0.5), 1.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"n": 1}, {"n": 10, "noise": -0.1}])
+def test_make_moons_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        helpers.make_moons(**kwargs)
+
+
+# ----------------------------------------------------------------------------- gradient check
+
+def test_numerical_gradient_matches_an_analytic_gradient():
+    A = np.random.default_rng(0).normal(size=(3, 4))
+    x = np.random.default_rng(1).normal(size=(4, 2))
+    numeric = helpers.numerical_gradient(lambda: float(np.sum((A @ x) ** 2)), x)
+    assert helpers.relative_error(numeric, 2 * A.T @ (A @ x)) < 1e-7
+    assert np.array_equal(x, np.random.default_rng(1).normal(size=(4, 2))), "x must be restored"
+
+
+def test_relative_error_detects_a_wrong_gradient_and_checks_shapes():
+    assert helpers.relative_error([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert helpers.relative_error([1.0, 2.0], [1.0, 4.0]) > 0.3
+    with pytest.raises(ValueError, match="shapes differ"):
+        helpers.relative_error(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="float ndarray"):
+        helpers.numerical_gradient(lambda: 0.0, np.ones(3, dtype=int))
+
+
+# ----------------------------------------------------------------------------- datasets
+
+def test_load_mnist_shapes_dtypes_and_ranges(data_dir):
+    (x_train, y_train), (x_test, y_test) = helpers.load_mnist(n_train=500, n_test=100)
+    assert x_train.shape == (500, 28, 28) and x_test.shape == (100, 28, 28)
+    assert y_train.shape == (500,) and y_test.shape == (100,)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8
+    assert x_train.max() == 255 and x_train.min() == 0
+    assert set(np.unique(y_train)) == set(range(10))
+
+
+def test_load_mnist_rejects_more_examples_than_the_mirror_has(data_dir):
+    with pytest.raises(ValueError, match="n_train=9000 but only 8000"):
+        helpers.load_mnist(n_train=9000)
+    with pytest.raises(ValueError, match="positive integer"):
+        helpers.load_mnist(n_test=0)
+
+
+def test_load_cat_vs_noncat_is_balanced_over_the_nine_other_classes(data_dir, monkeypatch):
+    (x_train, y_train), (x_test, y_test) = helpers.load_cat_vs_noncat(n_train=2000, n_test=400)
+    assert x_train.shape == (2000, 32, 32, 3) and x_test.shape == (400, 32, 32, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and y_train.shape == (2000,)
+    assert y_train.sum() == 1000 and y_test.sum() == 200
+    # the non-cats come evenly from the nine other classes: look them up in the mirror
+    with np.load(helpers.mirror_file("cifar10")) as data:
+        lookup = {x.tobytes(): int(c) for x, c in zip(data["x_train"], data["y_train"][:, 0])}
+    classes = np.array([lookup[x.tobytes()] for x in x_train])
+    assert np.all((classes == helpers.CAT) == (y_train == 1))
+    counts = np.bincount(classes[y_train == 0], minlength=10)
+    assert counts[helpers.CAT] == 0 and set(np.delete(counts, helpers.CAT)) <= {111, 112}
+
+
+def test_loaders_read_the_mirror_named_by_the_variable(data_dir, tmp_path, monkeypatch):
+    (tmp_path / "mnist").mkdir()
+    shutil.copy(data_dir / "mnist" / "mnist-sample.npz", tmp_path / "mnist")
+    monkeypatch.setenv(helpers.DATA_ENV, str(tmp_path))
+    assert helpers.mirror_file("mnist") == tmp_path / "mnist" / "mnist-sample.npz"
+    assert helpers.load_mnist(10, 10)[0][0].shape == (10, 28, 28)
+
+
+def test_missing_mirror_file_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(helpers.DATA_ENV, str(tmp_path))
+    with pytest.raises(helpers.DatasetError, match="COURSE_DATA_DIR.*mnist/mnist-sample.npz"):
+        helpers.load_mnist()
+
+
+def test_missing_mirror_directory_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(helpers.DATA_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(helpers.DatasetError, match="COURSE_DATA_DIR=.*is not a directory"):
+        helpers.load_cat_vs_noncat()
+
+
+def test_corrupt_mirror_file_reports_the_failed_checksum(tmp_path, monkeypatch):
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar10-sample.npz").write_bytes(b"not the real file")
+    monkeypatch.setenv(helpers.DATA_ENV, str(tmp_path))
+    expected = helpers.DATASETS["cifar10"][1]
+    with pytest.raises(helpers.DatasetError, match=f"corrupt: md5 [0-9a-f]{{32}}, expected {expected}"):
+        helpers.load_cat_vs_noncat()
+
+
+def test_mirror_checksums_match_the_mirror_readme(data_dir):
+    readme = (data_dir / "README.md").read_text()
+    for relative, md5 in helpers.DATASETS.values():
+        assert f"{relative} |" in readme and md5 in readme
+        assert helpers.md5sum(data_dir / relative) == md5
+
+
+def test_unknown_dataset_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        helpers.mirror_file("imagenet")
+
+
+# ----------------------------------------------------------------------------- plots
+
+def test_plot_history_accepts_lists_dicts_and_keras_like_histories():
+    import matplotlib.pyplot as plt
+
+    class History:  # what keras' fit returns: an object with a .history dict
+        history = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]}
+
+    fig = helpers.plot_history([3.0, 2.0, 1.0])
+    assert len(fig.axes[0].lines) == 1
+    fig = helpers.plot_history(History(), metrics=["accuracy"])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["accuracy"]
+    fig = helpers.plot_history([History(), {"loss": [2.0, 1.0]}], metrics=["loss"], labels=["a", "b"])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["a loss", "b loss"]
+    with pytest.raises(ValueError, match="has no 'val_loss'"):
+        helpers.plot_history(History(), metrics=["val_loss"])
+    plt.close("all")
+
+
+def test_show_images_draws_a_titled_grid():
+    import matplotlib.pyplot as plt
+
+    fig = helpers.show_images(np.zeros((5, 8, 8)), titles=list("abcde"), ncols=3)
+    assert len(fig.axes) == 6 and fig.axes[4].get_title() == "e"
+    helpers.show_images(np.zeros((2, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        helpers.show_images(np.zeros(8))
+    with pytest.raises(ValueError, match="titles"):
+        helpers.show_images(np.zeros((2, 8, 8)), titles=["one"])
+    plt.close("all")
+
+
+def test_plot_decision_boundary_calls_predict_on_column_points():
+    import matplotlib.pyplot as plt
+
+    X, Y = helpers.make_xor()
+    shapes = []
+
+    def predict(P):
+        shapes.append(P.shape)
+        return (P[0] > 0.5).astype(int)
+
+    fig = helpers.plot_decision_boundary(predict, X, Y, resolution=20)
+    assert shapes == [(2, 400)] and fig.axes
+    with pytest.raises(ValueError, match=r"\(2, m\)"):
+        helpers.plot_decision_boundary(predict, X.T, Y)
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- environment
+
+def test_importing_helpers_has_no_heavy_side_effects():
+    code = "import sys, course.helpers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"] and out.stderr == ""
+
+
+def test_quiet_tensorflow_keeps_start_up_logs_off_stderr():
+    code = ("from course import helpers; helpers.quiet_tensorflow(); import keras; "
+            "import numpy as np; keras.layers.Dense(2)(np.ones((1, 3))); print(helpers.environment_report())")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stderr == "", f"TensorFlow wrote to stderr: {out.stderr[:500]}"
+    assert "Keras 3." in out.stdout and "TensorFlow 2." in out.stdout
+
+
+def test_set_seed_makes_numpy_and_python_repeatable():
+    import random
+
+    helpers.set_seed(7)
+    first = (random.random(), np.random.rand())
+    helpers.set_seed(7)
+    assert (random.random(), np.random.rand()) == first

@@ -1,0 +1,128 @@
+"""Every notebook in source/ follows the course conventions and carries valid nbgrader metadata."""
+
+import re
+
+import nbformat
+import pytest
+
+from conftest import EXERCISES, ROOT
+from course import grading
+
+PART = re.compile(r"^## Part \d+ — .+ \((\d+) points?\)\s*$", re.M)
+TOTAL = re.compile(r"\*\*Points:\*\*\s*(\d+)")
+
+
+def load(exercise):
+    return nbformat.read(grading.notebook_path(exercise), as_version=4)
+
+
+@pytest.fixture(params=EXERCISES)
+def notebook(request):
+    return request.param, load(request.param)
+
+
+def test_there_are_exercises():
+    assert "ex01_numpy_dnn" in EXERCISES
+
+
+def test_notebook_is_valid_nbformat_with_a_python_kernel(notebook):
+    _, nb = notebook
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_no_outputs_or_execution_counts_are_stored(notebook):
+    _, nb = notebook
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"cell {i} stores outputs"
+
+
+def test_nbgrader_metadata_is_valid_and_grade_ids_are_unique(notebook):
+    _, nb = notebook
+    ids = []
+    for i, cell in enumerate(nb.cells):
+        meta = grading.nbgrader_meta(cell)
+        if not meta:
+            continue
+        assert meta.get("schema_version") == 3, f"cell {i}: nbgrader schema_version 3"
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", meta.get("grade_id", "")), f"cell {i}: bad grade_id"
+        ids.append(meta["grade_id"])
+        if meta.get("solution"):
+            assert cell.cell_type == "code" and not meta.get("grade"), f"cell {i}: solution cells are ungraded code"
+            assert grading.SOLUTION_BEGIN in cell.source and grading.SOLUTION_END in cell.source, f"cell {i}"
+        if meta.get("grade"):
+            assert meta.get("points", 0) > 0 and meta.get("locked"), f"cell {i}: graded cells have points and are locked"
+        if grading.HIDDEN_BEGIN in cell.source:
+            assert meta.get("grade") and cell.source.count(grading.HIDDEN_BEGIN) == cell.source.count(grading.HIDDEN_END)
+    assert len(ids) == len(set(ids)), f"duplicate grade ids: {sorted(i for i in ids if ids.count(i) > 1)}"
+
+
+def test_markers_stand_only_in_cells_nbgrader_processes(notebook):
+    _, nb = notebook
+    for i, cell in enumerate(nb.cells):
+        meta = grading.nbgrader_meta(cell)
+        if grading.SOLUTION_BEGIN in cell.source:
+            assert meta.get("solution"), f"cell {i} has solution markers but is not a solution cell"
+        if grading.HIDDEN_BEGIN in cell.source:
+            assert meta.get("grade"), f"cell {i} has hidden tests but is not a graded cell"
+
+
+def test_points_in_headings_match_the_test_cells(notebook):
+    exercise, nb = notebook
+    parts, current = [], None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (match := PART.search(cell.source)):
+            current = [int(match.group(1)), 0]
+            parts.append(current)
+        meta = grading.nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            assert current is not None, f"{exercise}: a test cell stands before the first '## Part N — title (P points)'"
+            current[1] += meta["points"]
+    assert parts, f"{exercise}: no '## Part N — title (P points)' headings"
+    for number, (stated, counted) in enumerate(parts, 1):
+        assert stated == counted, f"{exercise} Part {number}: heading says {stated} points, test cells give {counted}"
+    total = TOTAL.search(nb.cells[0].source)
+    assert total and int(total.group(1)) == sum(p for p, _ in parts), f"{exercise}: title points != sum of parts"
+
+
+def test_title_has_the_colab_badge_for_this_release_notebook(notebook):
+    exercise, nb = notebook
+    title = nb.cells[0].source
+    assert title.startswith(f"# Exercise {int(exercise[2:4])} — ")
+    assert f"colab.research.google.com/github/dl-course/dl-course/blob/main/release/{exercise}/{exercise}.ipynb" in title
+
+
+def test_setup_cell_seeds_reports_the_environment_and_has_a_full_run_switch(notebook):
+    _, nb = notebook
+    setup = next(c.source for c in nb.cells if c.cell_type == "code")
+    for needle in ("from course import helpers", "helpers.set_seed(", "helpers.environment_report()", "FULL_RUN = False"):
+        assert needle in setup, f"setup cell lacks {needle!r}"
+    if "import keras" in setup:
+        assert setup.index("helpers.quiet_tensorflow()") < setup.index("import keras"), "quiet TensorFlow before Keras"
+    assert "tf.keras" not in "\n".join(c.source for c in nb.cells), "Keras 3 API only"
+
+
+def test_test_cells_say_what_they_check_and_solutions_are_documented(notebook):
+    _, nb = notebook
+    for cell in nb.cells:
+        meta = grading.nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            assert re.match(r'"""Check .+"""', cell.source), f"{meta['grade_id']}: first line '\"\"\"Check ...\"\"\"'"
+        if meta.get("solution"):
+            assert re.search(r"def \w+\(.*\):\n\s+\"\"\"", cell.source), f"{meta['grade_id']}: documented functions"
+
+
+def test_closing_cell_reports_the_final_metric(notebook):
+    _, nb = notebook
+    assert any("FINAL_METRIC = (" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_exercise_has_at_least_three_wrong_solutions(notebook):
+    exercise, nb = notebook
+    wrongs = grading.load_wrong_solutions(exercise)
+    assert len(wrongs) >= 3, f"{exercise}: tests/wrong_solutions/{exercise}.py needs at least 3 wrong solutions"
+    graded = grading.test_cells(nb)
+    for wrong in wrongs:
+        grading.apply_wrong_solution(nb, wrong)  # raises unless "old" occurs once in that solution cell
+        assert wrong["loses"] and set(wrong["loses"]) <= set(graded), f"{wrong['name']}: unknown test cells"

@@ -1,0 +1,36 @@
+"""Plausible wrong solutions for ex06: each must lose points when autograded."""
+WRONG_SOLUTIONS = [
+    {"name": "speedup inverted (gpu / cpu)",
+     "cell": "speedup",
+     "old": "return float(cpu_seconds / gpu_seconds)",
+     "new": "return float(gpu_seconds / cpu_seconds)",
+     "loses": ["test_speedup"]},
+    {"name": "mean instead of median of the repeats",
+     "cell": "time_call",
+     "old": "return float(np.median(times))",
+     "new": "return float(np.mean(times))",
+     "loses": ["test_time_call", "test_time_matmul"]},
+    {"name": "no warm-up: the first (slow) call is timed",
+     "cell": "time_call",
+     "old": "    fn()  # warm-up: one-off costs stay out of the measurement\n",
+     "new": "",
+     "loses": ["test_time_call"]},
+    {"name": "warm-up epoch inside the timed region of training",
+     "cell": "time_training",
+     "old": "        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)  # warm-up: traces the training step\n"
+            "        start = timer()\n",
+     "new": "        start = timer()\n"
+            "        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)  # warm-up, but timed\n",
+     "loses": ["test_time_training"]},
+    {"name": "device not checked: tf.device silently falls back to the CPU",
+     "cell": "time_matmul",
+     "old": "    check_device(device)\n",
+     "new": "",
+     "loses": ["test_time_matmul"]},
+    {"name": "device counts only for the types present (no 'GPU': 0 without a GPU)",
+     "cell": "devices",
+     "old": 'return {kind: len(tf.config.list_physical_devices(kind)) for kind in ("CPU", "GPU")}',
+     "new": "return {d.device_type: len(tf.config.list_physical_devices(d.device_type))"
+            " for d in tf.config.list_physical_devices()}",
+     "loses": ["test_devices"]},
+]
