@@ -39,7 +39,7 @@ def nbgrader_meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def test_cells(nb):
+def graded_cells(nb):
     """{grade_id: points} of the auto-graded test cells, in notebook order."""
     return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
             if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}

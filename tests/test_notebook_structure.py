@@ -131,7 +131,7 @@ def test_every_exercise_has_at_least_three_wrong_solutions(notebook):
     exercise, nb = notebook
     wrongs = grading.load_wrong_solutions(exercise)
     assert len(wrongs) >= 3, f"{exercise}: tests/wrong_solutions/{exercise}.py needs at least 3 wrong solutions"
-    graded = grading.test_cells(nb)
+    graded = grading.graded_cells(nb)
     for wrong in wrongs:
         grading.apply_wrong_solution(nb, wrong)  # raises unless "old" occurs once in that solution cell
         assert wrong["loses"] and set(wrong["loses"]) <= set(graded), f"{wrong['name']}: unknown test cells"
