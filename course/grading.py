@@ -151,6 +151,15 @@ def load_wrong_solutions(exercise, root=ROOT):
     return namespace["WRONG_SOLUTIONS"]
 
 
+def standard_submissions(exercise, root=ROOT):
+    """{student_id: notebook}: "solution" (source), "stub" (release) and "wrong<i>" for each known wrong solution."""
+    source = nbformat.read(notebook_path(exercise, root=root), as_version=4)
+    submissions = {"solution": source, "stub": nbformat.read(notebook_path(exercise, "release", root=root), as_version=4)}
+    for i, wrong in enumerate(load_wrong_solutions(exercise, root=root)):
+        submissions[f"wrong{i}"] = apply_wrong_solution(source, wrong)
+    return submissions
+
+
 def stderr_outputs(nb):
     """Text of every stderr stream output in an executed notebook, as (cell index, text) pairs."""
     return [(i, o.get("text", "")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
@@ -165,11 +174,8 @@ def main(argv=None):
     parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
     args = parser.parse_args(argv)
     for exercise in args.exercise or exercises():
-        source = nbformat.read(notebook_path(exercise), as_version=4)
-        submissions = {"solution": source, "stub": nbformat.read(notebook_path(exercise, "release"), as_version=4)}
         wrongs = load_wrong_solutions(exercise)
-        for i, wrong in enumerate(wrongs):
-            submissions[f"wrong{i}"] = apply_wrong_solution(source, wrong)
+        submissions = standard_submissions(exercise)
         run = grade_submissions(exercise, submissions)
         print(f"\n{exercise}")
         for student in submissions:

@@ -277,81 +277,6 @@ def load_search_queries(path=None):
     return queries
 
 
-def label_chars(chars):
-    """Printable labels for characters in plots and prints: space -> '␣', newline -> '⏎', others unchanged."""
-    return [{" ": "␣", "\n": "⏎"}.get(str(ch), str(ch)) for ch in chars]
-
-
-def plot_heatmap(matrix, row_labels=None, col_labels=None, ax=None, title=None, cmap="Blues",
-                 annotate=True, fmt=".2f", vmin=0.0, vmax=None, xlabel=None, ylabel=None):
-    """Heat map of a 2-D array with labelled rows and columns (characters via label_chars) and the values written in."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim != 2 or 0 in matrix.shape:
-        raise ValueError(f"matrix must be a non-empty 2-D array, got shape {matrix.shape}")
-    for name, labels, size in (("row_labels", row_labels, matrix.shape[0]), ("col_labels", col_labels, matrix.shape[1])):
-        if labels is not None and len(labels) != size:
-            raise ValueError(f"got {len(labels)} {name} for {size} {name[:3]}s")
-    rows, cols = matrix.shape
-    fig, ax = _figure_and_axes(ax, figsize=(min(14, 2.5 + 0.55 * cols), min(10, 1.2 + 0.45 * rows)))
-    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
-    ax.set_xticklabels(label_chars(col_labels) if col_labels is not None else range(cols))
-    ax.set_yticklabels(label_chars(row_labels) if row_labels is not None else range(rows))
-    if annotate:
-        middle = (np.nanmax(matrix) + np.nanmin(matrix)) / 2 if vmax is None else (vmax + (vmin or 0.0)) / 2
-        for i in range(rows):
-            for j in range(cols):
-                ax.text(j, i, format(matrix[i, j], fmt), ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i, j] > middle else "black")
-    ax.set_xlabel(xlabel or "")
-    ax.set_ylabel(ylabel or "")
-    if title:
-        ax.set_title(title)
-    fig.colorbar(image, ax=ax)
-    return fig
-
-
-# ----------------------------------------------------------------------------- class probabilities (ex02, ex03)
-
-def plot_probabilities(images, probabilities, class_names=None, labels=None, cmap="gray", size=1.8):
-    """Each image above a bar chart of its predicted class probabilities (true class green, a wrong top guess red)."""
-    import matplotlib.pyplot as plt
-    images = np.asarray(images)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c) with n >= 1, got {images.shape}")
-    if probabilities.ndim != 2 or probabilities.shape[0] != len(images):
-        raise ValueError(f"probabilities must have shape (n, classes) = ({len(images)}, k), got {probabilities.shape}")
-    n, k = probabilities.shape
-    names = [str(i) for i in range(k)] if class_names is None else [str(name) for name in class_names]
-    if len(names) != k:
-        raise ValueError(f"got {len(names)} class_names for {k} classes")
-    if labels is not None and len(labels) != n:
-        raise ValueError(f"got {len(labels)} labels for {n} images")
-    fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.6), squeeze=False,
-                             gridspec_kw={"height_ratios": [1.3, 1]})
-    for i in range(n):
-        guess = int(np.argmax(probabilities[i]))
-        colors = ["#9ecae1"] * k
-        colors[guess] = "#3182bd"
-        if labels is not None:
-            truth = int(labels[i])
-            colors[guess] = "red" if guess != truth else colors[guess]
-            colors[truth] = "green"
-        axes[0, i].imshow(images[i], cmap=cmap if images.ndim == 3 else None)
-        axes[0, i].axis("off")
-        axes[0, i].set_title(f"{names[guess]}: {probabilities[i, guess]:.0%}", fontsize=9)
-        axes[1, i].bar(range(k), probabilities[i], color=colors)
-        axes[1, i].set_ylim(0, 1)
-        axes[1, i].set_xticks(range(k))
-        axes[1, i].set_xticklabels(names, fontsize=7, rotation=90 if k * max(map(len, names)) > 20 else 0)
-        if i:
-            axes[1, i].tick_params(labelleft=False)
-    fig.tight_layout()
-    return fig
-
-
 # ----------------------------------------------------------------------------- plotting
 
 def _figure_and_axes(ax, figsize=(6, 4)):
@@ -430,4 +355,77 @@ def plot_decision_boundary(predict, X, Y, ax=None, resolution=200, title="decisi
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
+    return fig
+
+
+def label_chars(chars):
+    """Printable labels for characters in plots and prints: space -> '␣', newline -> '⏎', others unchanged."""
+    return [{" ": "␣", "\n": "⏎"}.get(str(ch), str(ch)) for ch in chars]
+
+
+def plot_heatmap(matrix, row_labels=None, col_labels=None, ax=None, title=None, cmap="Blues",
+                 annotate=True, fmt=".2f", vmin=0.0, vmax=None, xlabel=None, ylabel=None):
+    """Heat map of a 2-D array with labelled rows and columns (characters via label_chars) and the values written in."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"matrix must be a non-empty 2-D array, got shape {matrix.shape}")
+    for name, labels, size in (("row_labels", row_labels, matrix.shape[0]), ("col_labels", col_labels, matrix.shape[1])):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"got {len(labels)} {name} for {size} {name[:3]}s")
+    rows, cols = matrix.shape
+    fig, ax = _figure_and_axes(ax, figsize=(min(14, 2.5 + 0.55 * cols), min(10, 1.2 + 0.45 * rows)))
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_xticklabels(label_chars(col_labels) if col_labels is not None else range(cols))
+    ax.set_yticklabels(label_chars(row_labels) if row_labels is not None else range(rows))
+    if annotate:
+        middle = (np.nanmax(matrix) + np.nanmin(matrix)) / 2 if vmax is None else (vmax + (vmin or 0.0)) / 2
+        for i in range(rows):
+            for j in range(cols):
+                ax.text(j, i, format(matrix[i, j], fmt), ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i, j] > middle else "black")
+    ax.set_xlabel(xlabel or "")
+    ax.set_ylabel(ylabel or "")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax)
+    return fig
+
+
+def plot_probabilities(images, probabilities, class_names=None, labels=None, cmap="gray", size=1.8):
+    """Each image above a bar chart of its predicted class probabilities (true class green, a wrong top guess red)."""
+    import matplotlib.pyplot as plt
+    images = np.asarray(images)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c) with n >= 1, got {images.shape}")
+    if probabilities.ndim != 2 or probabilities.shape[0] != len(images):
+        raise ValueError(f"probabilities must have shape (n, classes) = ({len(images)}, k), got {probabilities.shape}")
+    n, k = probabilities.shape
+    names = [str(i) for i in range(k)] if class_names is None else [str(name) for name in class_names]
+    if len(names) != k:
+        raise ValueError(f"got {len(names)} class_names for {k} classes")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"got {len(labels)} labels for {n} images")
+    fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [1.3, 1]})
+    for i in range(n):
+        guess = int(np.argmax(probabilities[i]))
+        colors = ["#9ecae1"] * k
+        colors[guess] = "#3182bd"
+        if labels is not None:
+            truth = int(labels[i])
+            colors[guess] = "red" if guess != truth else colors[guess]
+            colors[truth] = "green"
+        axes[0, i].imshow(images[i], cmap=cmap if images.ndim == 3 else None)
+        axes[0, i].axis("off")
+        axes[0, i].set_title(f"{names[guess]}: {probabilities[i, guess]:.0%}", fontsize=9)
+        axes[1, i].bar(range(k), probabilities[i], color=colors)
+        axes[1, i].set_ylim(0, 1)
+        axes[1, i].set_xticks(range(k))
+        axes[1, i].set_xticklabels(names, fontsize=7, rotation=90 if k * max(map(len, names)) > 20 else 0)
+        if i:
+            axes[1, i].tick_params(labelleft=False)
+    fig.tight_layout()
     return fig

@@ -17,19 +17,12 @@ from course import grading
 
 pytestmark = pytest.mark.grading
 
-CASES = [(exercise, i) for exercise in EXERCISES for i in range(len(grading.load_wrong_solutions(exercise)))]
-
-
 @pytest.fixture(scope="module", params=EXERCISES)
 def graded(request, data_dir, tmp_path_factory):
     """The GradingRun of one exercise: students 'solution', 'stub' and 'wrong<i>'."""
     exercise = request.param
-    source = nbformat.read(grading.notebook_path(exercise), as_version=4)
-    submissions = {"solution": source,
-                   "stub": nbformat.read(grading.notebook_path(exercise, "release"), as_version=4)}
-    for i, wrong in enumerate(grading.load_wrong_solutions(exercise)):
-        submissions[f"wrong{i}"] = grading.apply_wrong_solution(source, wrong)
-    run = grading.grade_submissions(exercise, submissions, course_dir=tmp_path_factory.mktemp(exercise))
+    run = grading.grade_submissions(exercise, grading.standard_submissions(exercise),
+                                    course_dir=tmp_path_factory.mktemp(exercise))
     yield run
     shutil.rmtree(run.course_dir, ignore_errors=True)
 
