@@ -1,8 +1,10 @@
 """nbgrader configuration; the repository root is the course root."""
+import os
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 c.CourseDirectory.course_id = "dl-course"             # course name in the exchange and the gradebook
-c.CourseDirectory.root = "."                          # this directory (source/, release/, submitted/ ...)
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # this folder (source/, release/, ...)
 c.CourseDirectory.source_directory = "source"         # instructor notebooks with solutions and hidden tests
 c.CourseDirectory.release_directory = "release"       # generated student notebooks (committed)
 c.CourseDirectory.submitted_directory = "submitted"   # collected or uploaded submissions (not committed)
@@ -15,10 +17,34 @@ c.Execute.startup_timeout = 120   # kernel start-up, which imports TensorFlow in
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+# Autograde: student code runs sandboxed, grades come from the kernel's verdict (course/grading/).
+c.Autograde.exporter_class = "course.grading.repair.TolerantNotebookExporter"  # unreadable files: rejected
+c.Autograde.sanitize_preprocessors = [
+    "course.grading.sandbox.RequireSandbox",
+    "course.grading.repair.RepairMetadata",
+    "course.grading.tamper.FlagTampering",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "course.grading.execute.GradingExecute",
+    "course.grading.sanitize.SanitizeStudentHTML",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbgrader.preprocessors.LimitOutput",
+    "course.grading.verdict.SaveVerdicts",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Feedback shows hidden-test cells without their hidden code and without tracebacks.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "course.feedback.HideHiddenTests",
+    "course.grading.feedback.HideHiddenTests",
+    "course.grading.feedback.ScrubHiddenTests",
+    "course.grading.sanitize.SanitizeStudentHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

@@ -1,4 +1,4 @@
-"""Run the nbgrader pipeline on a throw-away copy of the course (used by the tests and instructors).
+"""The temporary-course runner: the nbgrader pipeline on a throw-away copy of the course (used by the tests and instructors).
 
 `grade_submissions(exercise, {"student": notebook, ...})` copies the course configuration and the
 exercise's source into a temporary course root, generates the assignment, submits each notebook
@@ -8,6 +8,7 @@ under its student id, runs the real `nbgrader autograde`, and returns every test
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -17,33 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-
-
-def exercises(root=ROOT):
-    """Names of the exercises in source/ (folders holding a notebook of the same name), sorted."""
-    return sorted(p.parent.name for p in Path(root, "source").glob("*/*.ipynb") if p.stem == p.parent.name)
-
-
-def notebook_path(exercise, kind="source", root=ROOT):
-    """Path of source/<exercise>/<exercise>.ipynb (kind="source") or of the release notebook."""
-    if kind not in ("source", "release"):
-        raise ValueError(f"kind must be 'source' or 'release', got {kind!r}")
-    return Path(root, kind, exercise, f"{exercise}.ipynb")
-
-
-def nbgrader_meta(cell):
-    """The cell's nbgrader metadata dict ({} when it has none)."""
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def graded_cells(nb):
-    """{grade_id: points} of the auto-graded test cells, in notebook order."""
-    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
-            if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
-
+from .notebooks import ROOT, exercises, nbgrader_meta, notebook_path
 
 def apply_wrong_solution(nb, wrong):
     """A copy of notebook `nb` with `wrong["old"]` replaced by `wrong["new"]` in solution cell `wrong["cell"]`."""
@@ -58,23 +33,6 @@ def apply_wrong_solution(nb, wrong):
         if nbgrader_meta(cell).get("grade_id") == wrong["cell"]:
             cell.source = cell.source.replace(wrong["old"], wrong["new"])
     return changed
-
-
-def secret_lines(nb, hidden_only=False, min_length=13):
-    """Stripped lines of at least min_length characters that stand only between solution or
-    hidden-test markers (or only hidden-test markers), never in the public part of the notebook."""
-    pairs = [(HIDDEN_BEGIN, HIDDEN_END)] if hidden_only else [(SOLUTION_BEGIN, SOLUTION_END), (HIDDEN_BEGIN, HIDDEN_END)]
-    public, secret = set(), set()
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if any(begin in line for begin, _ in pairs):
-                inside = True
-            elif any(end in line for _, end in pairs):
-                inside = False
-            else:
-                (secret if inside else public).add(line.strip())
-    return {line for line in secret - public if len(line) >= min_length}
 
 
 @dataclass
@@ -97,10 +55,20 @@ class GradingRun:
                              as_version=4)
 
 
+def interpreter_env(env=None):
+    """The environment with this interpreter's scripts folder first on PATH: nbgrader runs `alembic`
+    by name, which must be the one of this environment even when it is not activated."""
+    env = dict(os.environ if env is None else env)
+    scripts = str(Path(sys.executable).parent)
+    if env.get("PATH", "").split(os.pathsep)[0] != scripts:
+        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
+    return env
+
+
 def nbgrader(course_dir, *args, timeout=3600):
     """Run one nbgrader command in course_dir; raise with its log when it fails."""
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=interpreter_env())
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr
@@ -109,6 +77,7 @@ def nbgrader(course_dir, *args, timeout=3600):
 def make_course_copy(exercises_to_copy, root=ROOT, target=None):
     """A temporary course root with nbgrader_config.py and source/<exercise> for each exercise."""
     target = Path(target or tempfile.mkdtemp(prefix="course-"))
+    target.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(root, "nbgrader_config.py"), target)
     for exercise in exercises_to_copy:
         shutil.copytree(Path(root, "source", exercise), target / "source" / exercise,
@@ -186,5 +155,3 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

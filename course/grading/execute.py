@@ -1,0 +1,383 @@
+"""Stage *execute*: run a submission cell by cell in a sandboxed kernel and decide each test cell.
+
+`GradingExecute` replaces nbgrader's `Execute` in `Autograde.autograde_preprocessors`. Compared
+with it, for every submission:
+
+- the kernel runs in the bubblewrap sandbox (`course.grading.sandbox`);
+- before each auto-graded test cell the guard (`course.grading.guard`) undoes what student code
+  bent; after it, the guard says from inside the kernel whether the cell raised, and whether
+  anything was bent while it ran. The cell's **verdict** (kept in the notebook's grading record
+  and used by `course.grading.verdict.SaveVerdicts`) is: passed if and only if the execute reply
+  says "ok", the kernel agrees, and nothing was bent. Printed text, displayed values and stderr
+  never count;
+- test cells run without being stored in IPython's history (`In`, `_ih`), and the guard forgets
+  their source afterwards, so later cells cannot print hidden tests;
+- time: each cell gets the exercise's budget, derived from the solution's own run time
+  (`budgets.json`), and the notebook as a whole a total budget; a cell over budget is interrupted;
+- a kernel that dies (os._exit, a crash, the memory limit) or that ignores the interrupt is
+  replaced by a fresh one: the cells that had passed keep their verdict, that cell fails with a
+  message saying why, the earlier non-test cells are replayed silently, and grading goes on;
+- outputs are capped per output, per cell and per notebook, with a note where they were cut.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat.v4 import new_output
+from traitlets import Bool, Dict, Float, Integer, List, Unicode
+
+from nbgrader.preprocessors import Execute
+
+from . import records
+from .notebooks import is_test_cell, nbgrader_meta
+from .sandbox import Sandbox, SandboxedKernelManager
+
+BUDGETS_FILE = Path(__file__).with_name("budgets.json")
+GUARD = "__import__('course.grading.guard', fromlist=['guard'])"
+
+
+def load_budgets(path=BUDGETS_FILE):
+    """{exercise: {"total_s": ..., "slowest_cell_s": ...}} measured on the solutions (may be empty)."""
+    try:
+        return json.loads(Path(path).read_text())["exercises"]
+    except FileNotFoundError:
+        return {}
+
+
+def output_size(output):
+    """Characters an output holds (text, data of every mime type, traceback)."""
+    size = len(output.get("text", "")) + sum(len(line) for line in output.get("traceback", []))
+    for value in output.get("data", {}).values():
+        size += len(value) if isinstance(value, str) else len(json.dumps(value))
+    return size
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute with the sandbox, the guard, verdicts, budgets, recovery and output caps."""
+
+    budget_file = Unicode(str(BUDGETS_FILE), help="JSON with the solution's run time per exercise.").tag(config=True)
+    timeout_factor = Float(4.0, help="A cell may take this many times the slowest solution cell.").tag(config=True)
+    min_cell_timeout = Integer(30, help="Never less than this many seconds for a cell.").tag(config=True)
+    notebook_factor = Float(3.0, help="The whole notebook may take this many times the solution.").tag(config=True)
+    min_notebook_budget = Integer(180, help="Never less than this many seconds for a notebook.").tag(config=True)
+    interrupt_grace = Integer(10, help="Seconds a cell has to stop after an interrupt before its kernel "
+                                       "is replaced.").tag(config=True)
+    max_restarts = Integer(3, help="Fresh kernels per notebook before the rest is given up.").tag(config=True)
+    max_output_chars = Integer(200_000, help="Characters kept of one output.").tag(config=True)
+    max_cell_output_chars = Integer(1_000_000, help="Characters kept of one cell's outputs.").tag(config=True)
+    max_notebook_output_chars = Integer(10_000_000, help="Characters kept of a notebook's outputs.").tag(config=True)
+    guard_modules = List(Unicode(), [
+        "builtins", "math", "numpy", "numpy.testing", "numpy.linalg", "numpy.random",
+        "course.helpers", "keras", "keras.layers", "keras.ops", "keras.models", "keras.callbacks",
+        "keras.optimizers", "keras.losses", "keras.utils",
+    ], help="Modules whose namespaces the guard restores before every test cell.").tag(config=True)
+    guard_aliases = Dict({"np": "numpy", "numpy": "numpy", "helpers": "course.helpers", "keras": "keras",
+                          "layers": "keras.layers", "math": "math"},
+                         help="Notebook names that must refer to these modules in test cells.").tag(config=True)
+
+    raise_on_iopub_timeout = Bool(False, help="A late IOPub message (a flood of output) must not end "
+                                              "grading: the cell's outputs are kept as they are.").tag(config=True)
+
+    def preprocess(self, nb, resources, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self.kernel_manager_class = SandboxedKernelManager if Sandbox(parent=self).enabled else AsyncKernelManager
+        self.record_timing = True
+        self.shutdown_kernel = "immediate"   # the sandbox holds nothing worth a graceful shutdown
+        exercise = resources.get("nbgrader", {}).get("assignment", "")
+        self._cell_budget, self._notebook_budget = self.budgets(exercise)
+        record = records.record(nb)
+        record["verdicts"] = {}
+        start = time.monotonic()
+        if record.get("rejected"):
+            self._fail_all_tests(f"not graded: {record['rejected']}")
+        else:
+            run_sync(self._run_notebook)()
+        record["timing"] = {"wall_s": round(time.monotonic() - start, 3),
+                            "peak_memory_mb": round(getattr(self, "_peak_memory", 0) / 2 ** 20, 1)}
+        return self.nb, self.resources
+
+    def budgets(self, exercise):
+        """(seconds per cell, seconds for the notebook) for an exercise."""
+        measured = load_budgets(self.budget_file).get(exercise)
+        if not measured:
+            self.log.warning("No solution run time for %r in %s: cells get %s s each (run "
+                             "`python -m course.benchmark --budgets`)", exercise, self.budget_file, self.timeout)
+            return self.timeout, None
+        cell = max(self.min_cell_timeout, self.timeout_factor * measured["slowest_cell_s"])
+        total = max(self.min_notebook_budget, self.notebook_factor * measured["total_s"] + 60)
+        return int(cell), int(total)
+
+    # ------------------------------------------------------------------ the notebook loop
+
+    async def _run_notebook(self):
+        self._restarts = 0
+        self._peak_memory = 0
+        self._deadline = None if self._notebook_budget is None else time.monotonic() + self._notebook_budget
+        self._passed_cells = []     # indices of non-test code cells that ran without error
+        try:
+            await self._start_kernel()
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type == "code" and cell.source.strip():
+                    await self._run_cell(index, cell)
+        finally:
+            if self.km is not None:
+                self._peak_memory = max(self._peak_memory, getattr(self.km, "peak_memory", 0))
+                await self._async_cleanup_kernel()
+        self.set_widgets_metadata()
+
+    async def _start_kernel(self):
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel()
+        await self.async_start_new_kernel_client()
+        info = await self.async_wait_for_reply(await _maybe_await(self.kc.kernel_info()))
+        if info is not None and "language_info" in info["content"]:
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+        config = json.dumps({"modules": list(self.guard_modules), "aliases": dict(self.guard_aliases)})
+        reply = await self._hidden(f"{GUARD}.install({config!r})", timeout=60)
+        if reply is None or reply["content"].get("status") != "ok":
+            raise RuntimeError(f"the grading guard could not be installed in the kernel: {reply and reply['content']}")
+        self._kernel_dead = False
+
+    def _remaining(self):
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    async def _run_cell(self, index, cell):
+        test = is_test_cell(cell)
+        grade_id = nbgrader_meta(cell).get("grade_id", "")
+        if self._kernel_dead:
+            return self._not_run(index, cell, test, "not run: the kernel could not be restarted "
+                                                    "(it died or hung again while earlier cells were replayed)")
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 1:
+            return self._not_run(index, cell, test, f"not run: the notebook used up its time budget of "
+                                                    f"{self._notebook_budget} s")
+        budget = self._cell_budget if remaining is None else max(1, min(self._cell_budget, int(remaining)))
+        self.timeout = budget
+        message = f"this cell ran longer than its time budget of {budget} s and was interrupted"
+        self.error_on_timeout = {"ename": "CellTimeoutError", "evalue": message,
+                                 "traceback": [f"CellTimeoutError: {message}"]}
+        nonce = secrets.token_hex(8)
+        if test:
+            before = await self._guard("before", nonce)
+            if before is None:
+                return self._fail_test(index, cell, grade_id, "the grading guard did not answer before this test "
+                                       "(the kernel's machinery was tampered with)", flag=True)
+            if before["restored"]:
+                self._flag(index, f"before test cell {grade_id!r}, code had changed the grading environment "
+                                  f"(restored): {'; '.join(before['restored'][:8])}")
+        self._timed_out, self._last_reply = False, None
+        try:
+            await self.async_execute_cell(cell, index, execution_count=None, store_history=not test)
+        except DeadKernelError:
+            return await self._recover(index, cell, grade_id, test, self._death_message())
+        except CellTimeoutError as error:   # a late IOPub message with raise_on_iopub_timeout
+            self._last_reply = {"content": {"status": "error", "ename": "CellTimeoutError", "evalue": str(error)}}
+        finally:
+            self._cap_outputs(index, cell)
+        if self._timed_out:
+            records.note(self.nb, "events", cell=index, kind="timeout", detail=self.error_on_timeout["evalue"])
+            if not await self._responsive():
+                return await self._recover(index, cell, grade_id, test,
+                                           f"this cell ran longer than its time budget of {budget} s and did not "
+                                           f"stop when interrupted; the kernel was replaced")
+        status = (self._last_reply or {}).get("content", {}).get("status")
+        if not test:
+            if status == "ok":
+                self._passed_cells.append(index)
+            return
+        after = await self._guard("after", nonce)
+        if after is None:
+            return self._verdict(grade_id, False, "the grading guard did not answer after this test", index, flag=True)
+        if after["cell_sha256"] != hashlib.sha256(cell.source.encode()).hexdigest() or not after["ran"]:
+            return self._verdict(grade_id, False, "the kernel did not run this test cell as sent", index, flag=True)
+        if after["changed"]:
+            return self._verdict(grade_id, False, "while this test ran, code changed the grading environment: "
+                                 + "; ".join(after["changed"][:8]), index, flag=True)
+        if (status == "ok") != after["success"]:
+            return self._verdict(grade_id, False, "the execute reply did not match how the cell ended in the "
+                                 "kernel (a forged reply)", index, flag=True)
+        if status == "ok":
+            return self._verdict(grade_id, True, "passed")
+        content = self._last_reply["content"]
+        return self._verdict(grade_id, False, f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:500])
+
+    # ------------------------------------------------------------------ verdicts, flags, notes
+
+    def _verdict(self, grade_id, passed, reason, index=None, flag=False):
+        records.record(self.nb)["verdicts"][grade_id] = {"passed": bool(passed), "reason": reason}
+        if flag:
+            self._flag(index, f"test cell {grade_id!r}: {reason}")
+
+    def _flag(self, index, reason):
+        records.note(self.nb, "flags", cell=index, reason=reason)
+        self.log.warning("Flagged for review (cell %s): %s", index, reason)
+
+    def _error_output(self, cell, ename, evalue):
+        cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+
+    def _fail_test(self, index, cell, grade_id, reason, flag=False):
+        self._error_output(cell, "GradingError", reason)
+        self._verdict(grade_id, False, reason, index, flag=flag)
+
+    def _not_run(self, index, cell, test, reason):
+        cell.outputs = []
+        self._error_output(cell, "NotRun", reason)
+        if test:
+            self._verdict(nbgrader_meta(cell).get("grade_id", ""), False, reason)
+
+    def _fail_all_tests(self, reason):
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type == "code":
+                cell.outputs = []
+                if is_test_cell(cell):
+                    self._not_run(index, cell, True, reason)
+
+    # ------------------------------------------------------------------ kernel death and hangs
+
+    def _death_message(self):
+        reason = getattr(self.km, "death_reason", None)
+        return (f"the kernel died while running this cell: {reason}" if reason else
+                "the kernel died while running this cell (os._exit, a crash or a signal)")
+
+    async def _recover(self, index, cell, grade_id, test, message):
+        """The kernel died or hung in cell `index`: fail the cell, start a fresh kernel, replay."""
+        self._error_output(cell, "KernelDied" if "died" in message else "CellTimeoutError",
+                           message + "; the cells after it ran in a fresh kernel")
+        records.note(self.nb, "events", cell=index, kind="kernel_replaced", detail=message)
+        if test:
+            self._verdict(grade_id, False, message)
+        self._peak_memory = max(self._peak_memory, getattr(self.km, "peak_memory", 0))
+        await self._async_cleanup_kernel()
+        self._restarts += 1
+        if self._restarts > self.max_restarts:
+            self._kernel_dead = True
+            return
+        try:
+            await self._start_kernel()
+            for earlier in self._passed_cells:
+                remaining = self._remaining()
+                reply = await self._hidden(self.nb.cells[earlier].source,
+                                           timeout=self._cell_budget if remaining is None else max(1, remaining))
+                if reply is None:
+                    raise DeadKernelError("replay timed out")
+        except (DeadKernelError, RuntimeError) as error:
+            self.log.warning("Fresh kernel failed while replaying earlier cells: %s", error)
+            self._kernel_dead = True
+            if self.km is not None:
+                await self._async_cleanup_kernel()
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    async def _responsive(self):
+        """After an interrupt: does the kernel answer within the grace period?"""
+        try:
+            return await self._hidden("pass", timeout=self.interrupt_grace) is not None
+        except DeadKernelError:
+            return False
+
+    # ------------------------------------------------------------------ silent requests
+
+    async def _hidden(self, code, timeout, user_expressions=None):
+        """Run code without outputs or history; the execute reply, or None after `timeout` seconds."""
+        msg_id = await _maybe_await(self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                                    user_expressions=user_expressions or {}, stop_on_error=False))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                msg = await _maybe_await(self.kc.shell_channel.get_msg(timeout=min(1.0, left)))
+            except Exception:   # queue.Empty
+                if not await _maybe_await(self.kc.is_alive()):
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    async def _guard(self, name, nonce):
+        """Call guard.before/after in the kernel; its JSON answer, or None if it did not answer with the nonce."""
+        try:
+            # The call runs as a cell (the state the test cells see); its answer comes back as a user expression.
+            reply = await self._hidden(f"{GUARD}.{name}({nonce!r})", timeout=30,
+                                       user_expressions={"g": f"{GUARD}.answer"})
+        except DeadKernelError:
+            return None
+        try:
+            value = reply["content"]["user_expressions"]["g"]
+            answer = json.loads(ast.literal_eval(value["data"]["text/plain"]))
+        except (TypeError, KeyError, ValueError, SyntaxError):
+            return None
+        return answer if answer.get("nonce") == nonce else None
+
+    # ------------------------------------------------------------------ outputs
+
+    def on_cell_executed(self, **kwargs):
+        self._last_reply = kwargs.get("execute_reply")
+        return super().on_cell_executed(**kwargs)
+
+    def output(self, outs, msg, display_id, cell_index):
+        if (self._cell_chars.get(cell_index, 0) >= self.max_cell_output_chars
+                or self._notebook_chars >= self.max_notebook_output_chars):
+            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + 1
+            return None
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None:
+            if output_size(out) > self.max_output_chars:
+                _truncate(out, self.max_output_chars)
+                self._dropped.setdefault(cell_index, 0)
+            size = output_size(out)
+            self._cell_chars[cell_index] = self._cell_chars.get(cell_index, 0) + size
+            self._notebook_chars += size
+        return out
+
+    def reset_execution_trackers(self):
+        super().reset_execution_trackers()
+        self._dropped, self._cell_chars, self._notebook_chars = {}, {}, 0
+
+    def _cap_outputs(self, index, cell):
+        """After a cell: truncate coalesced streams over the cap and say what was cut."""
+        for output in cell.get("outputs", []):
+            if output_size(output) > self.max_output_chars:
+                _truncate(output, self.max_output_chars)
+                self._dropped.setdefault(index, 0)
+        if index in self._dropped:
+            note = (f"[grading: output of this cell cut to the limits of {self.max_output_chars:,} characters per "
+                    f"output and {self.max_cell_output_chars:,} per cell; {self._dropped[index]} more outputs dropped]\n")
+            cell.outputs.append(new_output("stream", name="stdout", text=note))
+            records.note(self.nb, "events", cell=index, kind="output_cut", detail=note.strip())
+            del self._dropped[index]
+
+
+def _truncate(output, limit):
+    """Cut an output to about `limit` characters: text is shortened, other data dropped."""
+    if "text" in output:
+        output["text"] = output["text"][:limit] + "\n[... cut ...]\n"
+    if "traceback" in output:
+        output["traceback"] = [line[:limit // 10] for line in output["traceback"][:10]]
+    data = output.get("data")
+    if data:
+        text = data.get("text/plain", "")
+        output["data"] = {"text/plain": (text[:limit] + " [... cut ...]") if text else "[output too large: removed]"}
+
+
+async def _maybe_await(value):
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value

@@ -1,0 +1,86 @@
+"""Small facts about course notebooks that every grading stage needs (no nbgrader run here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def exercises(root=ROOT):
+    """Names of the exercises in source/ (folders holding a notebook of the same name), sorted."""
+    return sorted(p.parent.name for p in Path(root, "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def notebook_path(exercise, kind="source", root=ROOT):
+    """Path of source/<exercise>/<exercise>.ipynb (kind="source") or of the release notebook."""
+    if kind not in ("source", "release"):
+        raise ValueError(f"kind must be 'source' or 'release', got {kind!r}")
+    return Path(root, kind, exercise, f"{exercise}.ipynb")
+
+
+def nbgrader_meta(cell):
+    """The cell's nbgrader metadata dict ({} when it has none)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_test_cell(cell):
+    """An auto-graded test cell: a code cell with points that is not a solution cell."""
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def graded_cells(nb):
+    """{grade_id: points} of the auto-graded test cells, in notebook order."""
+    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells if is_test_cell(c)}
+
+
+def hidden_blocks(source):
+    """The lines of `source` that stand between hidden-test markers (markers excluded)."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if HIDDEN_BEGIN in line:
+            inside = True
+        elif HIDDEN_END in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def secret_lines(nb, hidden_only=False, min_length=13):
+    """Stripped lines of at least min_length characters that stand only between solution or
+    hidden-test markers (or only hidden-test markers), never in the public part of the notebook."""
+    pairs = [(HIDDEN_BEGIN, HIDDEN_END)] if hidden_only else [(SOLUTION_BEGIN, SOLUTION_END), (HIDDEN_BEGIN, HIDDEN_END)]
+    public, secret = set(), set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if any(begin in line for begin, _ in pairs):
+                inside = True
+            elif any(end in line for _, end in pairs):
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    return {line for line in secret - public if len(line) >= min_length}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def normalize_text(text, html=False):
+    """Text as a reader sees it, for comparing with code lines: ANSI colours, HTML tags and
+    entities (when `html`), backslash escapes and runs of white space reduced to single spaces."""
+    import html as html_module
+
+    text = _ANSI.sub("", text)
+    if html:
+        text = _TAG.sub(" ", text)
+    text = html_module.unescape(text)
+    text = text.replace("\\n", "\n").replace("\\t", " ").replace("\\", "")
+    return re.sub(r"\s+", " ", text)
