@@ -26,6 +26,8 @@ DATA_ENV = "COURSE_DATA_DIR"
 DATASETS = {
     "mnist": ("mnist/mnist-sample.npz", "5e0a8f80ea66cc29a5c91906fb504380"),
     "cifar10": ("cifar10/cifar10-sample.npz", "84e70731ee459bdd8ab61ebf5af00c8a"),
+    "surnames": ("surnames/surnames_with_splits.csv", "c187a642568a221fa2f29d73bbfdebaf"),  # ex10
+    "tinyshakespeare": ("tinyshakespeare/input.txt", "6fb458f1232090904fb40fe944165e91"),  # ex11
 }
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -277,6 +279,97 @@ def load_search_queries(path=None):
     return queries
 
 
+# ----------------------------------------------------------------------------- surnames (ex10, bonus)
+
+# Online source of the surname data set: the file that the book "Natural Language Processing with PyTorch"
+# (Rao & McMahan) downloads in its data/get-all-data.sh (github.com/joosthub/PyTorchNLPBook); its md5 is DATASETS'.
+SURNAMES_URL = "https://drive.google.com/uc?export=download&id=1T1la2tYO1O7XkMRawG8VcFcvtjbxDqU-"
+NATIONALITIES = ("Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
+                 "Italian", "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Scottish", "Spanish",
+                 "Vietnamese")
+SURNAME_SPLITS = ("train", "val", "test")
+
+
+def dataset_file(name, url):
+    """Local path of dataset `name`: the verified $COURSE_DATA_DIR mirror file, else `url` downloaded once
+    with keras.utils.get_file and checked against the md5 in DATASETS."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+    if data_dir() is not None:
+        return mirror_file(name)
+    relative, md5 = DATASETS[name]
+    quiet_tensorflow()
+    import keras
+    try:
+        return Path(keras.utils.get_file(Path(relative).name, origin=url, file_hash=md5,
+                                         cache_subdir=str(Path("datasets") / Path(relative).parent)))
+    except Exception as error:  # no network, blocked download, a changed file (md5) ...
+        raise DatasetError(f"could not download {name} from {url} with md5 {md5} ({error}). "
+                           f"Offline? Set {DATA_ENV} to a dataset mirror directory.") from error
+
+
+def read_surnames(path):
+    """Rows (nationality, split, surname) of a surnames_with_splits.csv file, checked."""
+    import csv
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != ["nationality", "split", "surname"]:
+            raise DatasetError(f"{path}: expected the columns nationality,split,surname, got {header}")
+        rows = []
+        for number, row in enumerate(reader, 2):
+            if len(row) != 3 or row[0] not in NATIONALITIES or row[1] not in SURNAME_SPLITS or not row[2]:
+                raise DatasetError(f"{path} line {number} ({row}): expected one of the 18 nationalities, "
+                                   f"a split in {SURNAME_SPLITS} and a surname")
+            rows.append(tuple(row))
+    return rows
+
+
+def load_surnames(n_train=None, n_val=None, n_test=None, seed=0):
+    """The surnames data set (10,980 surnames, 18 nationalities) with its own train/val/test split.
+
+    Returns (train, val, test), each (surnames, labels): surnames a str array (n,), labels int64 (n,)
+    indexing NATIONALITIES. Every split is shuffled with default_rng(seed) (the file is sorted by
+    nationality), then cut to its first n_train / n_val / n_test surnames (None: the whole split).
+    """
+    rows = read_surnames(dataset_file("surnames", SURNAMES_URL))
+    rng = np.random.default_rng(seed)
+    splits = []
+    for split, n in zip(SURNAME_SPLITS, (n_train, n_val, n_test)):
+        part = [row for row in rows if row[1] == split]
+        if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"n_{split} must be a positive integer or None, got {n!r}")
+        if n is not None and n > len(part):
+            raise ValueError(f"n_{split}={n} but the {split} split has only {len(part)} surnames")
+        order = rng.permutation(len(part))[:n]
+        surnames = np.array([part[i][2] for i in order], dtype=str)
+        labels = np.array([NATIONALITIES.index(part[i][0]) for i in order], dtype=np.int64)
+        splits.append((surnames, labels))
+    return tuple(splits)
+
+
+# ----------------------------------------------------------------------------- tiny Shakespeare (ex11, bonus)
+
+# Online source: the corpus of Karpathy's char-rnn (md5 in DATASETS).
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+
+
+def load_shakespeare(n_chars=None, start=0):
+    """Tiny Shakespeare (1,115,394 characters of plays, 65 distinct): the str text[start:start + n_chars]
+    (n_chars=None: to the end)."""
+    for label, value, minimum in (("n_chars", n_chars, 1), ("start", start, 0)):
+        if value is None and label == "n_chars":
+            continue
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{label} must be an integer >= {minimum}{' or None' if label == 'n_chars' else ''}, "
+                             f"got {value!r}")
+    text = dataset_file("tinyshakespeare", SHAKESPEARE_URL).read_text(encoding="utf-8")
+    end = len(text) if n_chars is None else start + n_chars
+    if end > len(text):
+        raise ValueError(f"asked for characters {start}..{end} but tiny Shakespeare has only {len(text)}")
+    return text[start:end]
+
+
 # ----------------------------------------------------------------------------- plotting
 
 def _figure_and_axes(ax, figsize=(6, 4)):
@@ -427,5 +520,41 @@ def plot_probabilities(images, probabilities, class_names=None, labels=None, cma
         axes[1, i].set_xticklabels(names, fontsize=7, rotation=90 if k * max(map(len, names)) > 20 else 0)
         if i:
             axes[1, i].tick_params(labelleft=False)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- plotting (ex10, bonus)
+
+def plot_top_predictions(texts, probabilities, class_names, k=3, labels=None, ncols=4, size=2.6):
+    """For each text, a horizontal bar chart of its k most probable classes (the true class green when labels are given)."""
+    import matplotlib.pyplot as plt
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    n = len(texts)
+    if n == 0 or probabilities.ndim != 2 or probabilities.shape[0] != n:
+        raise ValueError(f"probabilities must have shape (len(texts), classes) = ({n}, c) with n >= 1, "
+                         f"got {probabilities.shape}")
+    if len(class_names) != probabilities.shape[1]:
+        raise ValueError(f"got {len(class_names)} class_names for {probabilities.shape[1]} classes")
+    if not 1 <= k <= probabilities.shape[1]:
+        raise ValueError(f"k must be between 1 and {probabilities.shape[1]}, got {k}")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"got {len(labels)} labels for {n} texts")
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 0.35 * k * nrows + 0.8 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        top = np.argsort(-probabilities[i], kind="stable")[:k]
+        colors = ["green" if labels is not None and c == labels[i] else "#3182bd" for c in top]
+        ax.barh(range(k), probabilities[i, top], color=colors)
+        ax.set_yticks(range(k))
+        ax.set_yticklabels([str(class_names[c]) for c in top], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(str(texts[i]), fontsize=10)
     fig.tight_layout()
     return fig

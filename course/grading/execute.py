@@ -105,7 +105,17 @@ class GradingExecute(Execute):
         if record.get("rejected"):
             self._fail_all_tests(f"not graded: {record['rejected']}")
         else:
-            run_sync(self._run_notebook)()
+            try:
+                run_sync(self._run_notebook)()
+            except Exception as error:   # noqa: BLE001 - a grading failure must not end the batch unreported
+                self.log.exception("Grading error in %s", resources.get("nbgrader", {}).get("student"))
+                reason = f"grading error ({type(error).__name__}: {error}); please report it"
+                records.note(nb, "events", cell=None, kind="grading_error", detail=reason)
+                self._flag(None, reason)
+                for index, cell in enumerate(nb.cells):
+                    grade_id = nbgrader_meta(cell).get("grade_id")
+                    if is_test_cell(cell) and grade_id not in record["verdicts"]:
+                        self._verdict(grade_id, False, reason)
         record["timing"] = {"wall_s": round(time.monotonic() - start, 3),
                             "peak_memory_mb": round(getattr(self, "_peak_memory", 0) / 2 ** 20, 1)}
         return self.nb, self.resources
@@ -189,11 +199,13 @@ class GradingExecute(Execute):
         finally:
             self._cap_outputs(index, cell)
         if self._timed_out:
-            records.note(self.nb, "events", cell=index, kind="timeout", detail=self.error_on_timeout["evalue"])
+            records.note(self.nb, "events", cell=index, kind="timeout", detail=message)
             if not await self._responsive():
                 return await self._recover(index, cell, grade_id, test,
                                            f"this cell ran longer than its time budget of {budget} s and did not "
                                            f"stop when interrupted; the kernel was replaced")
+            if test:   # the interrupted test failed; the next guard call restores what it may have bent
+                return self._verdict(grade_id, False, message)
         status = (self._last_reply or {}).get("content", {}).get("status")
         if not test:
             if status == "ok":

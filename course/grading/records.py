@@ -29,9 +29,9 @@ def reset(nb):
     return nb.metadata[KEY]
 
 
-def note(nb, kind, **fields):
-    """Append one entry (a dict of fields) to the record's list `kind`."""
-    entries = record(nb).setdefault(kind, [])
+def note(nb, section, **fields):
+    """Append one entry (a dict of fields) to the record's list `section`."""
+    entries = record(nb).setdefault(section, [])
     entries.append(dict(fields))
     return entries[-1]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import ROOT, exercises, nbgrader_meta, notebook_path
+from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, exercises, nbgrader_meta, notebook_path
 
 def apply_wrong_solution(nb, wrong):
     """A copy of notebook `nb` with `wrong["old"]` replaced by `wrong["new"]` in solution cell `wrong["cell"]`."""
@@ -86,7 +86,7 @@ def make_course_copy(exercises_to_copy, root=ROOT, target=None):
 
 
 def grade_submissions(exercise, submissions, course_dir=None, root=ROOT):
-    """Autograde {student_id: notebook} for one exercise in a fresh course copy; returns a GradingRun."""
+    """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun."""
     from nbgrader.api import Gradebook
 
     course_dir = make_course_copy([exercise], root=root, target=course_dir)
@@ -94,7 +94,10 @@ def grade_submissions(exercise, submissions, course_dir=None, root=ROOT):
     for student, nb in submissions.items():
         folder = course_dir / "submitted" / student / exercise
         folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{exercise}.ipynb")
+        if isinstance(nb, bytes):   # a raw file, as a student may upload it (corrupt, empty ...)
+            (folder / f"{exercise}.ipynb").write_bytes(nb)
+        else:
+            nbformat.write(nb, folder / f"{exercise}.ipynb")
     log += nbgrader(course_dir, "autograde", exercise, "--force")
     scores = {}
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
@@ -118,6 +121,19 @@ def load_wrong_solutions(exercise, root=ROOT):
     namespace = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     return namespace["WRONG_SOLUTIONS"]
+
+
+def student_form(source_nb, release_nb):
+    """What a student who solved the exercise this way submits: the release notebook with each solution
+    cell holding the source's solution (markers dropped); test cells stay as released (no hidden tests)."""
+    solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in source_nb.cells if nbgrader_meta(c).get("solution")}
+    student = copy.deepcopy(release_nb)
+    for cell in student.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution") and grade_id in solutions:
+            cell.source = "\n".join(line for line in solutions[grade_id].splitlines()
+                                    if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END))
+    return student
 
 
 def standard_submissions(exercise, root=ROOT):

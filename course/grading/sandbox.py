@@ -332,23 +332,35 @@ class SandboxedKernelManager(AsyncKernelManager):
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
 
+    # AsyncKernelManager binds these public names to the base class's coroutines: rebind them here.
+    interrupt_kernel = _async_interrupt_kernel
+    cleanup_resources = _async_cleanup_resources
 
-def copy_submission_files(folder, target):
+
+def copy_submission_files(folder, target, max_files=1000, max_bytes=200 << 20):
     """Copy the files of a submission's folder that a notebook may read (data files the student
-    submitted or the instructor provided) into `target`: never a notebook, so the kernel cannot
-    read the sanitized notebook with its hidden tests."""
+    submitted or the instructor provided) into `target`: never a notebook (the kernel must not read
+    the sanitized notebook with its hidden tests), never a link, at most `max_files` files and
+    `max_bytes` bytes; `target` itself (when inside `folder`) is skipped."""
     target.mkdir(parents=True, exist_ok=True)
     if not folder.is_dir():
         return
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if path.suffix == ".ipynb" or path.is_symlink() or any(part.startswith(".ipynb_checkpoints") for part in relative.parts):
-            continue
-        if path.is_dir():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-        elif path.is_file():
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target / relative)
+    count = size = 0
+    skip = {target.resolve(), target.resolve().parent}
+    for root, dirs, files in os.walk(folder):
+        root = Path(root)
+        dirs[:] = [d for d in dirs if not d.startswith(".ipynb_checkpoints") and (root / d).resolve() not in skip
+                   and not (root / d).is_symlink()]
+        for name in files:
+            path = root / name
+            if path.suffix == ".ipynb" or path.is_symlink() or not path.is_file():
+                continue
+            count, size = count + 1, size + path.stat().st_size
+            if count > max_files or size > max_bytes:
+                return
+            destination = target / path.relative_to(folder)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
 
 
 class RequireSandbox(NbGraderPreprocessor):

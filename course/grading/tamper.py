@@ -121,6 +121,8 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _module(self, name, node):
+        if name == "IPython.display" or name.startswith("IPython.display."):
+            return   # display(), HTML(), Markdown(): what notebooks are for
         for module, reason in MODULES.items():
             if reason and (name == module or name.startswith(module + ".")):
                 self.add(reason, node)
@@ -159,12 +161,12 @@ class _Scanner(ast.NodeVisitor):
         if last in PATH_CALLS:
             for arg in [*node.args, *[k.value for k in node.keywords]]:
                 if isinstance(arg, ast.Constant) and _outside_path(arg.value):
-                    self.add(f"touches a path outside its working copy ({arg.value!r})", node)
+                    self.add(f"uses a path outside its working copy ({arg.value!r})", node)
         self.generic_visit(node)
 
     def visit_Constant(self, node):
         if isinstance(node.value, str) and _outside_path(node.value) and node.value.count("/") >= 2 and ".." in node.value:
-            self.add(f"names a path outside its working copy ({node.value!r})", node)
+            self.add(f"uses a path outside its working copy ({node.value!r})", node)
 
 
 def scan_code(source, module_aliases):
@@ -183,9 +185,11 @@ def scan_code(source, module_aliases):
     return found
 
 
-def student_code(source, release_lines):
-    """The lines of a cell that are not in the release notebook (blanked in place, so line numbers hold)."""
-    return "\n".join(line if line.strip() not in release_lines else "" for line in source.splitlines())
+def scan_student_code(source, release_lines, module_aliases):
+    """scan_code for the lines a student wrote: findings on lines that the release has are dropped."""
+    code_lines = _code(source).splitlines()
+    return [(line, reason) for line, reason in scan_code(source, module_aliases)
+            if not (0 < line <= len(code_lines) and code_lines[line - 1].strip() in release_lines)]
 
 
 class FlagTampering(NbGraderPreprocessor):
@@ -200,16 +204,13 @@ class FlagTampering(NbGraderPreprocessor):
             return nb, resources
         release = load_release(resources, self.config)
         release_lines = {line.strip() for cell in release.cells if cell.cell_type == "code"
-                         for line in cell.source.splitlines()}
+                         for line in _code(cell.source).splitlines()}
         aliases = {name: {"np": "numpy", "plt": "matplotlib.pyplot", "tf": "tensorflow"}.get(name, name)
                    for name in self.module_aliases}
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or is_test_cell(cell):
                 continue
-            code = student_code(cell.source, release_lines)
-            if not code.strip():
-                continue
-            for line, reason in scan_code(code, aliases):
+            for line, reason in scan_student_code(cell.source, release_lines, aliases):
                 records.note(nb, "flags", cell=index, reason=f"line {line}: {reason}")
                 self.log.warning("%s cell %s line %s: %s", resources["nbgrader"]["student"], index, line, reason)
         return nb, resources
