@@ -10,7 +10,9 @@ c.CourseDirectory.release_directory = "release"       # generated student notebo
 c.CourseDirectory.submitted_directory = "submitted"   # collected or uploaded submissions (not committed)
 c.CourseDirectory.autograded_directory = "autograde"  # nbgrader autograde output (not committed)
 c.CourseDirectory.feedback_directory = "feedback"     # HTML feedback for students (not committed)
-c.CourseDirectory.db_url = "sqlite:///gradebook.db"   # SQLite gradebook in the course root (not committed)
+# SQLite gradebook in the course root (not committed), by absolute path so that every tool finds the
+# same one wherever it runs; PostgreSQL for a shared hub: "postgresql://user@host/dbname" (README).
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
 
 c.Execute.timeout = 300           # seconds per cell; the heaviest training cell takes well under 100 s on a 2-core CPU
 c.Execute.startup_timeout = 120   # kernel start-up, which imports TensorFlow in later exercises
@@ -48,6 +50,15 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# Exchange for `nbgrader release_assignment` / `collect` on a shared JupyterHub (uncomment and adapt):
-# c.Exchange.root = "/srv/nbgrader/exchange"
-# c.Exchange.timezone = "UTC"
+# `nbgrader zip_collect` reads LMS downloads with the course's file-name presets (Canvas, Moodle,
+# Blackboard, one folder per student): no regular expression to write (course/grading/intake.py).
+c.ZipCollectApp.collector_plugin = "course.grading.intake.LMSCollectorPlugin"
+
+# `nbgrader export` writes grades.csv with a status column: graded, flagged, rejected or missing.
+c.ExportApp.plugin_class = "course.grading.export.StatusCsvExport"
+
+# The exchange (release_assignment, fetch_assignment, submit, collect, feedback) lives in the course
+# folder, so that it works on one machine out of the box (git-ignored). On a shared JupyterHub, point
+# it at a folder every user can reach, e.g. "/srv/nbgrader/exchange" (README: "The exchange").
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+c.Exchange.timezone = "UTC"

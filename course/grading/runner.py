@@ -65,10 +65,11 @@ def interpreter_env(env=None):
     return env
 
 
-def nbgrader(course_dir, *args, timeout=3600):
-    """Run one nbgrader command in course_dir; raise with its log when it fails."""
+def nbgrader(course_dir, *args, timeout=3600, env=None):
+    """Run one nbgrader command in course_dir (with more environment variables `env`); raise with its
+    log when it fails."""
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True,
-                          text=True, timeout=timeout, env=interpreter_env())
+                          text=True, timeout=timeout, env={**interpreter_env(), **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr

@@ -1,0 +1,71 @@
+"""`dl-course`: the instructor's commands that nbgrader lacks, one verb per task.
+
+    dl-course collect EXERCISE PATH...   LMS / Colab / e-mail uploads into submitted/, with an intake report
+    dl-course grade EXERCISE             grade every new or changed submission in parallel (or on a Dask cluster)
+    dl-course report EXERCISE            one HTML page: scores, hardest tests, times, flagged/rejected/missing
+    dl-course mutants EXERCISE           how many wrong solutions the hidden tests catch
+
+Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
+`export`, the formgrader), configured by the course's nbgrader_config.py. Run a verb with --help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _course_root(path):
+    root = Path(path).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise SystemExit(f"dl-course: {root} is not a course root (no nbgrader_config.py); run it in the course "
+                         f"folder or give --course")
+    return root
+
+
+def cmd_collect(args):
+    """Collect uploads (zip files and folders from Canvas, Moodle, Blackboard, Colab or e-mail) into submitted/."""
+    from course.grading import intake
+
+    rows = intake.collect(args.exercise, args.paths, course_root=_course_root(args.course), lms=args.lms,
+                          roster=args.roster)
+    print(intake.format_report(rows))
+    print(f"Intake report: {Path(args.course, 'reports', args.exercise, 'intake.csv')}")
+    return 1 if any(r["status"] == "rejected" for r in rows) else 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="dl-course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default=".", help="the course root (the folder with nbgrader_config.py)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    collect = verbs.add_parser(
+        "collect", help="LMS, Colab and e-mail uploads into submitted/ (intake report)",
+        description="Put each student's newest upload of EXERCISE at submitted/<student>/EXERCISE/, whatever "
+                    "the LMS called it ('Copy of', '(1)', '-1', LATE), and report every student's status: "
+                    "collected, unchanged, repaired, rejected (why) or missing. Exit status 1 when a file "
+                    "was rejected.")
+    collect.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    collect.add_argument("paths", nargs="+", help="zip files or folders of uploads")
+    collect.add_argument("--lms", choices=["canvas", "moodle", "blackboard", "folders"],
+                         help="the LMS whose file names the uploads have (default: recognised from the names; "
+                              "'folders' = one folder per student id)")
+    collect.add_argument("--roster", help="CSV of students (id, first_name, last_name, email, lms_user_id) to "
+                                          "import into the gradebook first")
+    collect.set_defaults(func=cmd_collect)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
