@@ -257,3 +257,11 @@ def test_rejected_submissions_say_why(batch):
     reasons = {h.name: grading_record(run, h.name).get("rejected", "") for h in HOSTILE if h.rejected}
     assert "JSON" in reasons["corrupt_json"] and "empty" in reasons["empty_file"]
     assert "not text" in reasons["not_a_notebook"] and "matches" in reasons["other_exercise"]
+
+
+def test_only_a_test_cell_that_a_student_changed_is_reported_and_only_once(batch):
+    """No checksum noise for the test cells whose hidden tests were removed at release."""
+    log = batch[0].log
+    assert "has changed!" not in log
+    reports = [line for line in log.splitlines() if "was changed by the student" in line]
+    assert len(reports) == 1 and "test_backward" in reports[0], reports
