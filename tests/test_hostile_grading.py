@@ -264,4 +264,4 @@ def test_only_a_test_cell_that_a_student_changed_is_reported_and_only_once(batch
     log = batch[0].log
     assert "has changed!" not in log
     reports = [line for line in log.splitlines() if "was changed by the student" in line]
-    assert len(reports) == 1 and "test_backward" in reports[0], reports
+    assert len(reports) == 1 and "test_cell_edited" in reports[0] and "test_backward" in reports[0], reports

@@ -166,7 +166,7 @@ class RepairMetadata(NbGraderPreprocessor):
         release = load_release(resources, self.config)
         sources = self._gradebook_sources(resources)
         matches = match_cells(release.cells, nb.cells, self.min_similarity, alternates=sources)
-        student = resources["nbgrader"]["student"]
+        student = self._student = resources["nbgrader"]["student"]
         if not any(kind(release.cells[r]) in ("test", "solution") for r in matches):
             reason = (f"none of its cells matches {resources['nbgrader']['notebook']} "
                       f"(another exercise, or an empty notebook?)")
@@ -229,7 +229,8 @@ class RepairMetadata(NbGraderPreprocessor):
             if normalized(cell.source) not in (normalized(reference.source), normalized(sources[grade_id])):
                 records.note(nb, "flags", cell=index, reason=f"the student changed the {kind(reference)} cell "
                                                             f"{grade_id!r} (restored from the source)")
-                self.log.warning("Cell %s (%s) was changed by the student: restored", index, grade_id)
+                self.log.warning("%s: cell %s (%s) was changed by the student: restored from the source",
+                                 self._student, index, grade_id)
             cell.source = sources[grade_id]
         if {k: v for k, v in old.items() if k != "checksum"} != {k: v for k, v in meta.items() if k != "checksum"}:
             self._note(nb, index, f"nbgrader metadata of {grade_id!r} restored"
