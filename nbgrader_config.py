@@ -25,6 +25,7 @@ c.Autograde.sanitize_preprocessors = [
     "course.grading.sandbox.RequireSandbox",
     "course.grading.repair.RepairMetadata",
     "course.grading.tamper.FlagTampering",
+    "course.grading.engine.RecordSubmission",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",

@@ -12,6 +12,7 @@ Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,25 @@ def cmd_collect(args):
     return 1 if any(r["status"] == "rejected" for r in rows) else 0
 
 
+def cmd_grade(args):
+    """Grade new or changed submissions in parallel; one summary line; exit 1 when something needs a look."""
+    from course.grading import engine
+    from course.grading.sandbox import Sandbox, SandboxUnavailable, bwrap_problem, INSTALL_HINT
+
+    root = _course_root(args.course)
+    sandbox = Sandbox(config=engine.load_config(root))
+    if sandbox.enabled and not args.scheduler and bwrap_problem(sandbox.bwrap):
+        raise SandboxUnavailable(f"Grading stopped: {bwrap_problem(sandbox.bwrap)}. To grade, {INSTALL_HINT}.")
+    summary = engine.grade(args.exercise, course_root=root, students=args.student or None, workers=args.workers,
+                           scheduler=args.scheduler, force=args.force, progress=not args.quiet)
+    for title, items in (("rejected", summary.rejected), ("flagged for review", summary.flagged),
+                         ("timed out or kernel replaced", summary.timed_out), ("grading failed", summary.failed)):
+        for student, reason in sorted(items.items()):
+            print(f"  {title}: {student}: {reason.strip().splitlines()[-1][:200] if reason.strip() else ''}")
+    print(summary.line())
+    return 2 if summary.failed else 1 if summary.needs_attention else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,10 +75,29 @@ def build_parser():
     collect.add_argument("--roster", help="CSV of students (id, first_name, last_name, email, lms_user_id) to "
                                           "import into the gradebook first")
     collect.set_defaults(func=cmd_collect)
+
+    grade = verbs.add_parser(
+        "grade", help="autograde new or changed submissions in parallel workers (or on a Dask cluster)",
+        description="Grade every submission of EXERCISE in submitted/ that is new or changed since it was last "
+                    "graded, with the course's nbgrader configuration (sandbox, repair, verdicts), in long-lived "
+                    "workers. One process writes the gradebook; the results are those of `nbgrader autograde`. "
+                    "Exit status: 0 all clean, 1 something needs a look (rejected, flagged, timed out), 2 a "
+                    "submission could not be graded.")
+    grade.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument("--workers", type=int, help="local worker processes (default: c.GradingEngine.workers, "
+                                                   "else the number of CPU cores)")
+    grade.add_argument("--scheduler", help="grade on the Dask cluster of this scheduler (tcp://host:8786)")
+    grade.add_argument("--force", action="store_true", help="grade again what was graded already")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(func=cmd_grade)
     return parser
 
 
 def main(argv=None):
+    from course.grading.runner import interpreter_env
+
+    os.environ["PATH"] = interpreter_env()["PATH"]   # nbgrader runs `alembic` by name, also when not activated
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

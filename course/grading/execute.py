@@ -97,6 +97,7 @@ class GradingExecute(Execute):
         self.kernel_manager_class = SandboxedKernelManager if Sandbox(parent=self).enabled else AsyncKernelManager
         self.record_timing = True
         self.shutdown_kernel = "immediate"   # the sandbox holds nothing worth a graceful shutdown
+        self.coalesce_streams = True         # one stream output per name: the same notebook however output was batched
         exercise = resources.get("nbgrader", {}).get("assignment", "")
         self._cell_budget, self._notebook_budget = self.budgets(exercise)
         record = records.record(nb)

@@ -86,8 +86,11 @@ def make_course_copy(exercises_to_copy, root=ROOT, target=None):
     return target
 
 
-def grade_submissions(exercise, submissions, course_dir=None, root=ROOT):
-    """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun."""
+def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None):
+    """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun.
+
+    engine=True grades through `dl-course grade` (parallel workers); False runs the plain
+    `nbgrader autograde` command, one submission after another."""
     from nbgrader.api import Gradebook
 
     course_dir = make_course_copy([exercise], root=root, target=course_dir)
@@ -99,7 +102,15 @@ def grade_submissions(exercise, submissions, course_dir=None, root=ROOT):
             (folder / f"{exercise}.ipynb").write_bytes(nb)
         else:
             nbformat.write(nb, folder / f"{exercise}.ipynb")
-    log += nbgrader(course_dir, "autograde", exercise, "--force")
+    if engine:
+        from .engine import grade
+
+        summary = grade(exercise, course_root=course_dir, force=True, progress=False, workers=workers)
+        log += "\n".join(r.log for r in summary.results.values())
+        if summary.failed:
+            raise RuntimeError(f"grading failed for {sorted(summary.failed)}:\n" + "\n".join(summary.failed.values()))
+    else:
+        log += nbgrader(course_dir, "autograde", exercise, "--force")
     scores = {}
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
         for student in submissions:
