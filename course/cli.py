@@ -55,6 +55,15 @@ def cmd_grade(args):
     return 2 if summary.failed else 1 if summary.needs_attention else 0
 
 
+def cmd_report(args):
+    """Write the instructor's HTML report of an exercise."""
+    from course.grading.report import write_report
+
+    path = write_report(args.exercise, course_root=_course_root(args.course), output=args.output)
+    print(f"Report: {path}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,6 +100,15 @@ def build_parser():
     grade.add_argument("--force", action="store_true", help="grade again what was graded already")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=cmd_grade)
+
+    report = verbs.add_parser(
+        "report", help="one HTML page: score histogram, hardest tests, grading times, who needs a look",
+        description="Write reports/EXERCISE/report.html: the score histogram, the pass rate of every test cell "
+                    "(hardest first), the grading time per submission, and the flagged, rejected, timed-out and "
+                    "missing submissions with their reasons (from the gradebook, autograde/ and the intake report).")
+    report.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    report.add_argument("--output", help="where to write the page (default reports/EXERCISE/report.html)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -150,3 +150,16 @@ def test_a_dask_cluster_of_two_workers_grades_like_the_local_pool(serial_and_par
     assert sorted(summary.graded) == sorted(subs) and not summary.failed
     expected = gradebook_rows(serial)
     assert gradebook_rows(course) == {s: expected[s] for s in subs}
+
+
+def test_the_report_shows_scores_hardest_tests_times_and_who_needs_a_look(serial_and_parallel, capsys):
+    _, parallel, _, _ = serial_and_parallel
+    (parallel / "reports" / EXERCISE).mkdir(parents=True, exist_ok=True)
+    (parallel / "reports" / EXERCISE / "intake.csv").write_text(
+        "student,status,detail,file,timestamp\nnobody,rejected,not a notebook (.pdf),x.pdf,\n")
+    assert cli.main(["--course", str(parallel), "report", EXERCISE]) == 0
+    page = (parallel / "reports" / EXERCISE / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+    for text in ("Score histogram", "Pass rate per test cell", "Grading time per submission", "test_backward",
+                 "tricked", "rebinds np.allclose", "corrupt", "not valid JSON", "nobody", "not a notebook"):
+        assert text in page, text

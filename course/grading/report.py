@@ -1,0 +1,163 @@
+"""Stage *report*: `dl-course report EXERCISE`, one HTML page for the instructor.
+
+The page (`reports/<exercise>/report.html`, figures embedded as PNG) shows the score histogram,
+the pass rate of every test cell with the hardest parts first, the grading time per submission,
+and the submissions that need a human: flagged (cell and reason), rejected (why), timed out or
+restarted, and the students on the roster who submitted nothing. It reads the gradebook, the
+grading records in `autograde/` and the intake report.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from pathlib import Path
+
+import nbformat
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import records
+from .engine import course_directory, load_config
+
+
+def gather(exercise, course_root):
+    """Per student: score, max, per-cell scores, grading time, flags, rejection, events; plus missing."""
+    config = load_config(course_root)
+    coursedir = course_directory(config)
+    students, cells = {}, []
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        assignment = gb.find_assignment(exercise)
+        maximum = assignment.max_score
+        for notebook in assignment.notebooks:
+            cells += [(notebook.name, c.name, c.max_score) for c in notebook.grade_cells]
+        roster = [s.id for s in gb.students]
+        for student in roster:
+            try:
+                submission = gb.find_submission(exercise, student)
+            except MissingEntry:
+                continue
+            scores = {(nb.notebook.name, g.name): g.score for nb in submission.notebooks for g in nb.grades}
+            students[student] = {"score": submission.score, "scores": scores, "flags": [], "rejected": None,
+                                 "events": [], "wall_s": None}
+    for student, info in students.items():
+        folder = Path(coursedir.format_path(coursedir.autograded_directory, student, exercise))
+        for path in sorted(folder.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            record = records.record(nb)
+            info["flags"] += records.entries(nb, "flags")
+            info["events"] += [e for e in records.entries(nb, "events") if e.get("kind") != "output_cut"]
+            info["rejected"] = info["rejected"] or record.get("rejected")
+            info["wall_s"] = (info["wall_s"] or 0) + record.get("timing", {}).get("wall_s", 0)
+    intake = Path(coursedir.root, "reports", exercise, "intake.csv")
+    missing, intake_rejected = [s for s in roster if s not in students], {}
+    if intake.is_file():
+        with open(intake, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["status"] == "rejected" and row["student"] not in students:
+                    intake_rejected[row["student"] or row["file"]] = row["detail"]
+    missing = [s for s in missing if s not in intake_rejected]
+    return {"exercise": exercise, "max_score": maximum, "cells": cells, "students": students,
+            "missing": missing, "intake_rejected": intake_rejected}
+
+
+def _png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def pass_rates(data):
+    """[(test cell, points, share of graded submissions with full points)], hardest first."""
+    graded = [i for i in data["students"].values() if not i["rejected"]]
+    rates = []
+    for notebook, cell, points in data["cells"]:
+        got = [i["scores"].get((notebook, cell)) for i in graded]
+        rates.append((cell, points, sum(1 for g in got if g is not None and g >= points) / max(len(got), 1)))
+    return sorted(rates, key=lambda r: (r[2], r[0]))
+
+
+def figures(data):
+    """{title: base64 PNG} of the three figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graded = {s: i for s, i in data["students"].items() if not i["rejected"]}
+    out = {}
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist([i["score"] for i in graded.values()], bins=min(20, max(5, int(data["max_score"]) + 1)),
+            range=(0, data["max_score"]), color="tab:blue", edgecolor="white")
+    ax.set_xlabel(f"score (of {data['max_score']:g})")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"{len(graded)} graded submissions")
+    out["Score histogram"] = _png(fig)
+    plt.close(fig)
+
+    rates = [(rate, cell) for cell, _, rate in pass_rates(data)]
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(rates) + 1))
+    ax.barh([cell for _, cell in rates], [rate for rate, _ in rates], color="tab:orange")
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of submissions with full points")
+    ax.set_title("Pass rate per test cell (hardest first)")
+    out["Pass rate per test cell"] = _png(fig)
+    plt.close(fig)
+
+    times = sorted(((i["wall_s"] or 0), s) for s, i in data["students"].items())
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(range(len(times)), [t for t, _ in times], color="tab:green")
+    ax.set_xlabel("submissions, fastest first")
+    ax.set_ylabel("seconds")
+    ax.set_title("Grading time per submission (kernel, all cells)")
+    out["Grading time per submission"] = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def _table(title, header, rows):
+    if not rows:
+        return f"<h2>{html.escape(title)}</h2><p>None.</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<h2>{html.escape(title)} ({len(rows)})</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def render(data):
+    """The report page's HTML."""
+    students = data["students"]
+    flagged = [(s, f.get("cell", ""), f.get("reason", "")) for s, i in sorted(students.items()) for f in i["flags"]]
+    rejected = [(s, i["rejected"]) for s, i in sorted(students.items()) if i["rejected"]]
+    rejected += sorted(data["intake_rejected"].items())
+    events = [(s, e.get("cell", ""), e.get("kind", ""), e.get("detail", ""))
+              for s, i in sorted(students.items()) for e in i["events"]]
+    graded = [i["score"] for i in students.values() if not i["rejected"]]
+    mean = sum(graded) / len(graded) if graded else 0
+    parts = [f"<h1>Grading report: {html.escape(data['exercise'])}</h1>",
+             f"<p>{len(students)} submissions ({len(graded)} graded, {len(rejected)} rejected, "
+             f"{len({s for s, *_ in flagged})} flagged), {len(data['missing'])} missing; mean score "
+             f"{mean:.2f} of {data['max_score']:g}.</p>"]
+    for title, png in figures(data).items():
+        parts.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{png}">')
+    parts.append(_table("Pass rate per test cell, hardest first", ["test cell", "points", "full points"],
+                        [(cell, f"{points:g}", f"{rate:.0%}") for cell, points, rate in pass_rates(data)]))
+    parts.append(_table("Flagged for review", ["student", "cell", "reason"], flagged))
+    parts.append(_table("Rejected", ["student or file", "reason"], rejected))
+    parts.append(_table("Timed out, kernel replaced or not run", ["student", "cell", "event", "detail"], events))
+    parts.append(_table("Missing (on the roster, nothing submitted)", ["student"], [(s,) for s in data["missing"]]))
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(data['exercise'])} report</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write_report(exercise, course_root=".", output=None):
+    """Write the report page; returns its path."""
+    data = gather(exercise, course_root)
+    path = Path(output) if output else Path(course_root, "reports", exercise, "report.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(data))
+    return path
