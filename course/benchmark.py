@@ -3,6 +3,7 @@
     python -m course.benchmark                 # all exercises in source/, Markdown table on stdout
     python -m course.benchmark ex03_cnn_mnist  # some of them
     python -m course.benchmark --budgets       # also write course/grading/budgets.json (grading time budgets)
+    python -m course.benchmark --grading       # serial nbgrader autograde vs dl-course grade, sandbox cost
 
 Each notebook runs in its own process (so peak memory is that run's kernel alone), on a copy in a
 temporary folder, top to bottom, hidden tests included. The metric is the `FINAL_METRIC = (name, value)`
@@ -104,6 +105,93 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+GRADING_BATCH = {"ex01_numpy_dnn": 24, "ex08_embedding": 8}
+
+
+def grading_batch(exercise, size):
+    """`size` submissions cycling through the solution, the stub and every known wrong solution."""
+    from course.grading import standard_submissions
+
+    standard = list(standard_submissions(exercise).items())
+    return {f"{name}_{i:02d}": nb for i in range(size) for name, nb in [standard[i % len(standard)]]}
+
+
+def _course_with(exercise, submissions, sandbox=True):
+    from course.grading import make_course_copy, nbgrader
+
+    import nbformat
+
+    course = make_course_copy([exercise])
+    if not sandbox:
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write("\nc.Sandbox.enabled = False  # benchmark only: grading without the sandbox\n")
+    nbgrader(course, "generate_assignment", exercise, "--force")
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / exercise
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{exercise}.ipynb")
+    return course
+
+
+def _executions(course, exercise):
+    """{student: seconds the notebook's execution took} from the grading records."""
+    import nbformat
+
+    from course.grading import records
+
+    return {p.parent.parent.name: records.record(nbformat.read(p, as_version=4))["timing"]["wall_s"]
+            for p in (course / "autograde").glob(f"*/{exercise}/{exercise}.ipynb")}
+
+
+def grading_benchmark(batch=GRADING_BATCH, workers=None):
+    """Rows: serial `nbgrader autograde` vs `dl-course grade` on the same batch, measured in one run, and
+    the mean execution of a notebook with and without the sandbox."""
+    from course.grading import engine, nbgrader
+
+    workers = workers or os.cpu_count() or 1
+    rows = []
+    for exercise, size in batch.items():
+        submissions = grading_batch(exercise, size)
+        serial_course = _course_with(exercise, submissions)
+        start = time.perf_counter()
+        nbgrader(serial_course, "autograde", exercise)
+        serial = time.perf_counter() - start
+        serial_exec = _executions(serial_course, exercise)
+        parallel_course = _course_with(exercise, submissions)
+        start = time.perf_counter()
+        summary = engine.grade(exercise, course_root=parallel_course, workers=workers, progress=False)
+        parallel = time.perf_counter() - start
+        parallel_exec = _executions(parallel_course, exercise)
+        worker_overhead = [summary.results[s].wall_s - parallel_exec[s] for s in parallel_exec]
+        few = dict(list(submissions.items())[:max(2, size // 4)])   # the sandbox's cost, one at a time
+        bare_course, boxed_course = _course_with(exercise, few, sandbox=False), _course_with(exercise, few)
+        engine.grade(exercise, course_root=bare_course, workers=1, progress=False)
+        engine.grade(exercise, course_root=boxed_course, workers=1, progress=False)
+        bare_exec = _executions(bare_course, exercise)
+        sandboxed = list(_executions(boxed_course, exercise).values())
+        rows.append({"exercise": exercise, "submissions": size, "workers": workers, "serial_s": serial,
+                     "parallel_s": parallel, "ratio": serial / parallel,
+                     "serial_overhead_s": (serial - sum(serial_exec.values())) / size,
+                     "parallel_overhead_s": sum(worker_overhead) / len(worker_overhead),
+                     "sandboxed_s": sum(sandboxed) / len(sandboxed),
+                     "unsandboxed_s": sum(bare_exec.values()) / len(bare_exec), "failed": sorted(summary.failed)})
+        for course in (serial_course, parallel_course, bare_course, boxed_course):
+            shutil.rmtree(course, ignore_errors=True)
+        print(f"{exercise}: serial {serial:.1f} s, parallel {parallel:.1f} s", file=sys.stderr)
+    return rows
+
+
+def grading_table(rows):
+    lines = ["| exercise | submissions | serial `nbgrader autograde` s | `dl-course grade` s | ratio | overhead per "
+             "submission s (serial / workers) | notebook s sandboxed / unsandboxed |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['exercise']} | {r['submissions']} | {r['serial_s']:.1f} | {r['parallel_s']:.1f} "
+                     f"({r['workers']} workers) | {r['ratio']:.2f}× | {r['serial_overhead_s']:.2f} / "
+                     f"{r['parallel_overhead_s']:.2f} | {r['sandboxed_s']:.2f} / {r['unsandboxed_s']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     from course.grading import exercises
 
@@ -111,6 +199,9 @@ def main(argv=None):
     parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
     parser.add_argument("--budgets", action="store_true",
                         help="write the solution run times to course/grading/budgets.json (grading time budgets)")
+    parser.add_argument("--grading", action="store_true",
+                        help="grade a batch of Exercise 1 and 8 submissions with serial nbgrader autograde and with "
+                             "dl-course grade, in one run; print wall times, ratios and the sandbox's cost")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one exercise, print JSON
     args = parser.parse_args(argv)
     if args.one:
@@ -118,6 +209,11 @@ def main(argv=None):
         return 0
     if os.environ.get("COURSE_DATA_DIR"):   # the kernels run in other folders: make the mirror path absolute
         os.environ["COURSE_DATA_DIR"] = str(Path(os.environ["COURSE_DATA_DIR"]).expanduser().resolve())
+    if args.grading:
+        rows = grading_benchmark()
+        print(f"Grading benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
+        print(grading_table(rows))
+        return 1 if any(r["failed"] for r in rows) else 0
     rows = []
     for exercise in args.exercise or exercises():
         proc = subprocess.run([sys.executable, "-m", "course.benchmark", "--one", exercise],

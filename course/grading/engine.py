@@ -158,6 +158,7 @@ class Result:
 
 def assignment_snapshot(coursedir, exercise):
     """The bytes of an SQLite gradebook that holds the course's assignment definition and nothing else."""
+    os.environ["PATH"] = interpreter_env()["PATH"]   # a new gradebook runs `alembic` by name
     with tempfile.TemporaryDirectory(prefix="dl-gradebook-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         with Gradebook(coursedir.db_url, coursedir.course_id) as source, Gradebook(url, coursedir.course_id) as copy:

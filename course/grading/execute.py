@@ -72,6 +72,8 @@ class GradingExecute(Execute):
     min_notebook_budget = Integer(180, help="Never less than this many seconds for a notebook.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a cell has to stop after an interrupt before its kernel "
                                        "is replaced.").tag(config=True)
+    stop_at_first_failed_test = Bool(False, help="Leave the rest of a notebook unrun once a test cell fails "
+                                                 "(for `dl-course mutants`: a mutant is killed).").tag(config=True)
     max_restarts = Integer(3, help="Fresh kernels per notebook before the rest is given up.").tag(config=True)
     max_output_chars = Integer(200_000, help="Characters kept of one output.").tag(config=True)
     max_cell_output_chars = Integer(1_000_000, help="Characters kept of one cell's outputs.").tag(config=True)
@@ -169,6 +171,8 @@ class GradingExecute(Execute):
     async def _run_cell(self, index, cell):
         test = is_test_cell(cell)
         grade_id = nbgrader_meta(cell).get("grade_id", "")
+        if self.stop_at_first_failed_test and any(not v["passed"] for v in records.record(self.nb)["verdicts"].values()):
+            return self._not_run(index, cell, test, "not run: an earlier test failed")
         if self._kernel_dead:
             return self._not_run(index, cell, test, "not run: the kernel could not be restarted "
                                                     "(it died or hung again while earlier cells were replayed)")

@@ -104,39 +104,58 @@ def match_cells(release_cells, submitted_cells, threshold=MIN_SIMILARITY, altern
     """{release index: submitted index} for the release cells with nbgrader metadata.
 
     alternates: {grade_id: source} other texts a cell may have (the instructor's source, with
-    hidden tests, for the test cells) that count as the same cell."""
+    hidden tests, for the test cells) that count as the same cell. Cells with the same text are
+    matched first; only the rest are compared for similarity (difflib is slow on long cells)."""
     alternates = alternates or {}
     n_release, n_submitted = max(len(release_cells), 1), max(len(submitted_cells), 1)
     sub_text = [normalized(c.get("source", "")) for c in submitted_cells]
     sub_names = [defined_names(c.get("source", "")) if c.get("cell_type") == "code" else set() for c in submitted_cells]
     sub_ids = [nbgrader_meta(c).get("grade_id") for c in submitted_cells]
-    candidates = []
+    references = []
     for r, cell in enumerate(release_cells):
         what = kind(cell)
-        if what is None:
-            continue
-        text, names = normalized(cell.source), defined_names(cell.source) if cell.cell_type == "code" else set()
-        grade_id = nbgrader_meta(cell)["grade_id"]
-        texts = [text] + ([normalized(alternates[grade_id])] if grade_id in alternates else [])
-        for s, submitted in enumerate(submitted_cells):
-            same_type = submitted.get("cell_type") == cell.cell_type
-            if what == "solution" and names:
-                if not same_type or not names & sub_names[s]:
-                    continue
-                score = len(names & sub_names[s]) / len(names) + 0.1 * similarity(text, sub_text[s], threshold)
-            else:
-                score = max(similarity(t, sub_text[s], threshold) for t in texts)
-                if score < threshold and not (what == "solution" and sub_ids[s] == grade_id and same_type):
-                    continue
-                if not same_type:
-                    score -= 0.2
-            score += 0.05 * (sub_ids[s] == grade_id) - 0.02 * abs(s / n_submitted - r / n_release)
-            candidates.append((score, r, s))
+        if what is not None:
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            texts = [normalized(cell.source)] + ([normalized(alternates[grade_id])] if grade_id in alternates else [])
+            names = defined_names(cell.source) if cell.cell_type == "code" else set()
+            references.append((r, cell, what, grade_id, texts, names))
+
+    def place(s, r):   # tie-breaks: the submitted grade id, then the position
+        return 0.05 * (sub_ids[s] == release_cells[r].metadata.nbgrader["grade_id"]) \
+            - 0.02 * abs(s / n_submitted - r / n_release)
+
+    def assign(candidates, matches, used):
+        for score, r, s in sorted(candidates, key=lambda t: (-t[0], t[1], t[2])):
+            if r not in matches and s not in used:
+                matches[r] = s
+                used.add(s)
+
     matches, used = {}, set()
-    for score, r, s in sorted(candidates, key=lambda t: (-t[0], t[1], t[2])):
-        if r not in matches and s not in used:
-            matches[r] = s
-            used.add(s)
+    exact = []   # pass 1: the same text (or, for solution cells, the same functions)
+    for r, cell, what, grade_id, texts, names in references:
+        for s, submitted in enumerate(submitted_cells):
+            if submitted.get("cell_type") != cell.cell_type:
+                continue
+            if what == "solution" and names:
+                if names & sub_names[s]:
+                    exact.append((len(names & sub_names[s]) / len(names) + 0.1 * (sub_text[s] in texts)
+                                  + place(s, r), r, s))
+            elif sub_text[s] in texts:
+                exact.append((1.0 + place(s, r), r, s))
+    assign(exact, matches, used)
+    similar = []   # pass 2: the most similar of what is left
+    for r, cell, what, grade_id, texts, names in references:
+        if r in matches or (what == "solution" and names):
+            continue
+        for s, submitted in enumerate(submitted_cells):
+            if s in used:
+                continue
+            same_type = submitted.get("cell_type") == cell.cell_type
+            score = max(similarity(t, sub_text[s], threshold) for t in texts)
+            if score < threshold and not (what == "solution" and sub_ids[s] == grade_id and same_type):
+                continue
+            similar.append((score - 0.2 * (not same_type) + place(s, r), r, s))
+    assign(similar, matches, used)
     return matches
 
 

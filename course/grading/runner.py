@@ -86,14 +86,18 @@ def make_course_copy(exercises_to_copy, root=ROOT, target=None):
     return target
 
 
-def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None):
+def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None, config=""):
     """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun.
 
     engine=True grades through `dl-course grade` (parallel workers); False runs the plain
-    `nbgrader autograde` command, one submission after another."""
+    `nbgrader autograde` command, one submission after another. `config`: more lines for the
+    temporary course's nbgrader_config.py."""
     from nbgrader.api import Gradebook
 
     course_dir = make_course_copy([exercise], root=root, target=course_dir)
+    if config:
+        with open(course_dir / "nbgrader_config.py", "a") as handle:
+            handle.write("\n" + config + "\n")
     log = nbgrader(course_dir, "generate_assignment", exercise, "--force")
     for student, nb in submissions.items():
         folder = course_dir / "submitted" / student / exercise
