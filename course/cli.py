@@ -64,6 +64,17 @@ def cmd_report(args):
     return 0
 
 
+def cmd_mutants(args):
+    """Grade machine-made wrong solutions; print the kill rate per graded function and every survivor."""
+    from course.grading import mutants
+
+    results = [mutants.run(exercise, count=args.count, seed=args.seed, workers=args.workers)
+               for exercise in args.exercise]
+    for result in results:
+        print(mutants.format_run(result))
+    return 1 if any(r.survived for r in results) else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +120,19 @@ def build_parser():
     report.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
     report.add_argument("--output", help="where to write the page (default reports/EXERCISE/report.html)")
     report.set_defaults(func=cmd_report)
+
+    mutate = verbs.add_parser(
+        "mutants", help="how many machine-made wrong solutions the hidden tests catch",
+        description="Make mutants of EXERCISE's solution cells (operators, comparisons, constants, activations, "
+                    "paddings, swapped or dropped calls, dropped statements), grade each as a submission through "
+                    "the parallel engine, and print the kill rate per graded function with every survivor as a "
+                    "diff. Mutants acknowledged in tests/equivalent_mutants/EXERCISE.txt are counted apart. "
+                    "Exit status 1 when a mutant survived. Runs on the course package's own exercises.")
+    mutate.add_argument("exercise", nargs="+", help="one or more assignments, e.g. ex01_numpy_dnn")
+    mutate.add_argument("--count", type=int, help="how many mutants per exercise (default: all)")
+    mutate.add_argument("--seed", type=int, default=0, help="which mutants are drawn (default 0)")
+    mutate.add_argument("--workers", type=int, help="local worker processes (default: CPU cores)")
+    mutate.set_defaults(func=cmd_mutants)
     return parser
 
 

@@ -1,0 +1,52 @@
+"""The hidden tests catch machine-made wrong solutions: a fixed CI sample of mutants per exercise.
+
+`dl-course mutants` makes mutants of the solution cells; at the CI size and seed (the first mutants of
+the benchmark's larger draw) every exercise must kill at least 95 % of those not acknowledged as
+equivalent in tests/equivalent_mutants/.
+"""
+
+import ast
+
+import pytest
+
+from conftest import EXERCISES
+from course.grading import mutants
+
+pytestmark = pytest.mark.grading
+
+
+def test_mutants_change_only_solution_code_and_have_unique_stable_ids():
+    for exercise in EXERCISES:
+        found = mutants.all_mutants(exercise)
+        assert found, f"{exercise} has no mutants"
+        assert len({m.id for m in found}) == len(found)
+        for mutant in found[:50]:
+            ast.parse(mutant.after)
+            changed = [i for i, (a, b) in enumerate(zip(mutant.before.splitlines(), mutant.after.splitlines()), 1)
+                       if a != b]
+            assert set(changed) <= mutants.solution_lines(mutant.before), mutant.diff()
+    again = mutants.all_mutants(EXERCISES[0])
+    assert [m.id for m in again] == [m.id for m in mutants.all_mutants(EXERCISES[0])]
+
+
+def test_the_ci_sample_is_the_start_of_the_benchmark_draw():
+    found = mutants.all_mutants("ex01_numpy_dnn")
+    small = mutants.draw(found, mutants.CI_COUNT, mutants.SEED)
+    large = mutants.draw(found, mutants.BENCHMARK_COUNT, mutants.SEED)
+    assert len(small) == mutants.CI_COUNT and {m.id for m in small} <= {m.id for m in large}
+    assert len({m.cell for m in small}) == min(mutants.CI_COUNT, len({m.cell for m in found})), "spread over cells"
+
+
+def test_acknowledged_equivalent_mutants_exist_and_give_a_reason():
+    for exercise in EXERCISES:
+        acknowledged = mutants.equivalent(exercise)
+        known = {m.id for m in mutants.all_mutants(exercise)}
+        assert set(acknowledged) <= known, f"{exercise}: unknown mutant ids {sorted(set(acknowledged) - known)}"
+        assert all(len(reason) > 10 for reason in acknowledged.values())
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_hidden_tests_kill_at_least_95_percent_of_the_ci_mutants(data_dir, exercise):
+    result = mutants.run(exercise, count=mutants.CI_COUNT, seed=mutants.SEED)
+    assert result.killed, f"{exercise}: no mutant killed"
+    assert result.kill_rate >= 0.95, mutants.format_run(result)
