@@ -1,7 +1,13 @@
 """nbgrader configuration; the repository root is the course root."""
 import os
+import sys
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
+
+# nbgrader runs `alembic` by name when it creates a gradebook: take this environment's, also when the
+# environment is not activated (`.venv/bin/nbgrader ...`, `.venv/bin/jupyter lab`).
+if os.path.dirname(sys.executable) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 c.CourseDirectory.course_id = "dl-course"             # course name in the exchange and the gradebook
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # this folder (source/, release/, ...)

@@ -193,7 +193,7 @@ def grading_table(rows):
 
 
 def main(argv=None):
-    from course.grading import exercises
+    from course.grading import ROOT, exercises
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
@@ -207,8 +207,10 @@ def main(argv=None):
     if args.one:
         print(json.dumps(run_one(args.one)))
         return 0
-    if os.environ.get("COURSE_DATA_DIR"):   # the kernels run in other folders: make the mirror path absolute
-        os.environ["COURSE_DATA_DIR"] = str(Path(os.environ["COURSE_DATA_DIR"]).expanduser().resolve())
+    from course.helpers import resolve_data_dir
+
+    if os.environ.get("COURSE_DATA_DIR"):   # the kernels run in other folders: relative to the course root
+        os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
     if args.grading:
         rows = grading_benchmark()
         print(f"Grading benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")

@@ -15,6 +15,7 @@ import hashlib
 import os
 import platform
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -39,10 +40,49 @@ class DatasetError(RuntimeError):
     """A dataset could not be found, downloaded or verified."""
 
 
+class StackError(RuntimeError):
+    """The Python packages installed are too old for the course (the message says what to install)."""
+
+
+# The oldest stack the course is tested with (README: tested stacks); Keras 2 does not run the exercises.
+MIN_NUMPY, MIN_KERAS, MIN_TENSORFLOW = (1, 26), (3, 0), (2, 16)
+
+
+def _version(package):
+    """(major, minor) of an installed package, or None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version(package)
+    except PackageNotFoundError:
+        return None, None
+    numbers = [int(part) for part in re.findall(r"\d+", text)[:2]]
+    return tuple(numbers + [0] * (2 - len(numbers))), text
+
+
+def check_stack():
+    """Raise StackError, in one sentence saying what to install, when Keras or TensorFlow is too old."""
+    keras_version, keras_text = _version("keras")
+    tf_version, tf_text = next(((v, t) for v, t in map(_version, ("tensorflow", "tensorflow-cpu", "tf-nightly"))
+                                if v is not None), (None, None))
+    if (keras_version is not None and keras_version < MIN_KERAS) or (tf_version is not None and tf_version < MIN_TENSORFLOW):
+        raise StackError(f"This course needs Keras 3 with TensorFlow 2.16 or newer, but this runtime has Keras "
+                         f"{keras_text or 'missing'} and TensorFlow {tf_text or 'missing'}: on Colab pick a current "
+                         f"runtime (Runtime > Change runtime type > Latest), or run `%pip install -U "
+                         f"\"tensorflow>=2.17\" \"keras>=3.4\"` and restart the session.")
+
+
+if tuple(int(p) for p in re.findall(r"\d+", np.__version__)[:2]) < MIN_NUMPY:
+    raise StackError(f"This course needs NumPy {MIN_NUMPY[0]}.{MIN_NUMPY[1]} or newer, but this runtime has "
+                     f"NumPy {np.__version__}: run `%pip install -U \"numpy>=1.26\"` and restart the session.")
+
+
 # ----------------------------------------------------------------------------- environment
 
 def quiet_tensorflow():
-    """Import TensorFlow with its C++ start-up log lines kept off the screen (call before `import keras`)."""
+    """Check the stack (Keras 3, a TensorFlow that goes with it), then import TensorFlow with its C++
+    start-up log lines kept off the screen (call before `import keras`)."""
+    check_stack()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
@@ -150,16 +190,43 @@ def md5sum(path):
     return digest.hexdigest()
 
 
+def course_root(start=None):
+    """The course root above `start` (default: the current folder): the nearest folder with nbgrader_config.py."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    return None
+
+
+def resolve_data_dir(value, start=None):
+    """An absolute Path for a $COURSE_DATA_DIR value. A relative one is relative to the course root (the
+    folder with nbgrader_config.py above `start`), so it means the same folder from the course root, from
+    a notebook's folder and from the test suite; with no course root above, it is refused."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path.resolve()
+    root = course_root(start)
+    if root is None:
+        raise DatasetError(f"{DATA_ENV}={value!r} is a relative path, and no course root (a folder with "
+                           f"nbgrader_config.py) is above {Path(start or os.getcwd()).resolve()} to resolve it "
+                           f"against: give an absolute path, e.g. export {DATA_ENV}=\"$PWD/{value}\" in the "
+                           f"folder it is relative to.")
+    return (root / path).resolve()
+
+
 def data_dir():
-    """The offline mirror named by $COURSE_DATA_DIR as an absolute Path, or None when unset."""
+    """The offline mirror named by $COURSE_DATA_DIR as an absolute Path, or None when unset.
+
+    A relative value is relative to the course root (see `resolve_data_dir`)."""
     value = os.environ.get(DATA_ENV, "").strip()
     if not value:
         return None
-    path = Path(value).expanduser().resolve()
+    path = resolve_data_dir(value)
     if not path.is_dir():
         raise DatasetError(f"{DATA_ENV}={value!r} is not a directory (resolved to {path}). "
                            f"Point it at the dataset mirror, e.g. {DATA_ENV}=../shared/datasets, "
-                           "or unset it to download with keras.datasets.")
+                           "or unset it to download the public data sets.")
     return path
 
 

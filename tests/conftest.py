@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 from course import grading
+from course.helpers import resolve_data_dir
 
 ROOT = grading.ROOT
 EXERCISES = grading.exercises()
 
-# Notebook kernels run in other directories: make a relative mirror path absolute once, here.
+# Notebook kernels run in other directories: a relative mirror path means the course root's, as everywhere.
 if os.environ.get("COURSE_DATA_DIR"):
-    os.environ["COURSE_DATA_DIR"] = str(Path(os.environ["COURSE_DATA_DIR"]).expanduser().resolve())
+    os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -14,15 +14,19 @@ import pytest
 
 from conftest import EXERCISES
 from course import grading
+from course.grading import records
 
 pytestmark = pytest.mark.grading
 
 @pytest.fixture(scope="module", params=EXERCISES)
 def graded(request, data_dir, tmp_path_factory):
-    """The GradingRun of one exercise: students 'solution', 'stub' and 'wrong<i>'."""
+    """The GradingRun of one exercise: students 'solution', 'stub' and 'wrong<i>' (each wrong solution runs
+    until the test cells it must lose on are graded), through the parallel engine."""
     exercise = request.param
+    wrongs = grading.load_wrong_solutions(exercise)
     run = grading.grade_submissions(exercise, grading.standard_submissions(exercise),
-                                    course_dir=tmp_path_factory.mktemp(exercise))
+                                    course_dir=tmp_path_factory.mktemp(exercise),
+                                    stop_after={f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)})
     yield run
     shutil.rmtree(run.course_dir, ignore_errors=True)
 
@@ -40,10 +44,14 @@ def test_release_stub_earns_zero_on_every_autograded_cell(graded):
 
 
 def test_each_wrong_solution_loses_points_where_expected(graded):
+    """Each named test cell ran and failed (not merely left unrun) for its wrong solution."""
     for i, wrong in enumerate(grading.load_wrong_solutions(graded.exercise)):
         scores = graded.scores[f"wrong{i}"]
         kept = [cell for cell in wrong["loses"] if scores[cell][0] >= scores[cell][1]]
         assert not kept, f"{graded.exercise}: wrong solution {wrong['name']!r} kept full marks on {kept}"
+        verdicts = records.record(graded.autograded_notebook(f"wrong{i}"))["verdicts"]
+        unrun = [cell for cell in wrong["loses"] if verdicts[cell]["reason"].startswith("not run")]
+        assert not unrun, f"{graded.exercise}: {wrong['name']!r} never ran {unrun}"
         assert graded.total(f"wrong{i}")[0] < graded.total("solution")[0]
 
 

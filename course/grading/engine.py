@@ -370,8 +370,10 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
     if scheduler:
         engine.scheduler = scheduler
     workers = workers or engine.workers or os.cpu_count() or 1
-    if os.environ.get("COURSE_DATA_DIR"):   # workers and kernels run elsewhere: the course root decides
-        os.environ["COURSE_DATA_DIR"] = str((Path(coursedir.root) / os.environ["COURSE_DATA_DIR"]).resolve())
+    if os.environ.get("COURSE_DATA_DIR"):   # workers and kernels run elsewhere: relative to the course root
+        from course.helpers import resolve_data_dir
+
+        os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=coursedir.root))
     summary = Summary(exercise)
     todo = []
     for student in submitted_students(coursedir, exercise, students):

@@ -74,6 +74,8 @@ class GradingExecute(Execute):
                                        "is replaced.").tag(config=True)
     stop_at_first_failed_test = Bool(False, help="Leave the rest of a notebook unrun once a test cell fails "
                                                  "(for `dl-course mutants`: a mutant is killed).").tag(config=True)
+    stop_after_tests = Dict(help="{student id: [test cell ids]}: leave the rest of that student's notebook "
+                                 "unrun once these test cells are graded (the test suite's wrong solutions).").tag(config=True)
     max_restarts = Integer(3, help="Fresh kernels per notebook before the rest is given up.").tag(config=True)
     max_output_chars = Integer(200_000, help="Characters kept of one output.").tag(config=True)
     max_cell_output_chars = Integer(1_000_000, help="Characters kept of one cell's outputs.").tag(config=True)
@@ -101,6 +103,7 @@ class GradingExecute(Execute):
         self.shutdown_kernel = "immediate"   # the sandbox holds nothing worth a graceful shutdown
         self.coalesce_streams = True         # one stream output per name: the same notebook however output was batched
         exercise = resources.get("nbgrader", {}).get("assignment", "")
+        self._student = resources.get("nbgrader", {}).get("student", "")
         self._cell_budget, self._notebook_budget = self.budgets(exercise)
         record = records.record(nb)
         record["verdicts"] = {}
@@ -171,8 +174,12 @@ class GradingExecute(Execute):
     async def _run_cell(self, index, cell):
         test = is_test_cell(cell)
         grade_id = nbgrader_meta(cell).get("grade_id", "")
-        if self.stop_at_first_failed_test and any(not v["passed"] for v in records.record(self.nb)["verdicts"].values()):
+        verdicts = records.record(self.nb)["verdicts"]
+        if self.stop_at_first_failed_test and any(not v["passed"] for v in verdicts.values()):
             return self._not_run(index, cell, test, "not run: an earlier test failed")
+        needed = self.stop_after_tests.get(self._student)
+        if needed and set(needed) <= set(verdicts):
+            return self._not_run(index, cell, test, "not run: grading stopped after the tests this run needs")
         if self._kernel_dead:
             return self._not_run(index, cell, test, "not run: the kernel could not be restarted "
                                                     "(it died or hung again while earlier cells were replayed)")

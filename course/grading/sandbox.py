@@ -115,9 +115,9 @@ class Sandbox(Configurable):
     def _data_paths(self, env):
         """Dataset locations the notebooks read: the $COURSE_DATA_DIR mirror and the Keras cache."""
         paths = []
-        mirror = env.get("COURSE_DATA_DIR")
-        if mirror and Path(mirror).is_dir():
-            paths.append(str(Path(mirror).resolve()))
+        mirror = _mirror(env)
+        if mirror and mirror.is_dir():
+            paths.append(str(mirror))
         keras_datasets = Path(env.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
         if keras_datasets.is_dir():
             paths.append(str(keras_datasets.resolve()))
@@ -185,8 +185,8 @@ class Sandbox(Configurable):
                  *parents(str(sockdir)), "--bind", str(sockdir), str(sockdir),
                  "--bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
         kernel_env = {name: env[name] for name in self.pass_env if name in env}
-        if "COURSE_DATA_DIR" in kernel_env:
-            kernel_env["COURSE_DATA_DIR"] = str(Path(kernel_env["COURSE_DATA_DIR"]).resolve())
+        if "COURSE_DATA_DIR" in kernel_env and _mirror(env):
+            kernel_env["COURSE_DATA_DIR"] = str(_mirror(env))
         kernel_env.update({
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
@@ -205,6 +205,16 @@ class Sandbox(Configurable):
                   "RLIMIT_FSIZE": parse_size(self.file_size_limit), "RLIMIT_CORE": 0}
         trampoline = json.dumps({"limits": limits, "uid": uid})
         return [*args, "--", sys.executable, "-S", "-c", TRAMPOLINE, trampoline, *kernel_cmd]
+
+
+def _mirror(env):
+    """The dataset mirror of $COURSE_DATA_DIR as an absolute path (relative: to the course root), or None."""
+    from course.helpers import DatasetError, resolve_data_dir
+
+    try:
+        return resolve_data_dir(env["COURSE_DATA_DIR"]) if env.get("COURSE_DATA_DIR") else None
+    except DatasetError:
+        return None
 
 
 def matplotlib_font_caches():
