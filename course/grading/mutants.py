@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, nbgrader_meta, notebook_path
+from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, between_markers, nbgrader_meta, notebook_path
 
 CI_COUNT, BENCHMARK_COUNT, SEED = 8, 40, 0   # mutants per exercise in the test suite and in the benchmark
 
@@ -84,15 +84,7 @@ class Mutant:
 
 def solution_lines(source):
     """Line numbers (1-based) of a cell that stand between solution markers."""
-    inside, lines = False, set()
-    for number, line in enumerate(source.splitlines(), 1):
-        if SOLUTION_BEGIN in line:
-            inside = True
-        elif SOLUTION_END in line:
-            inside = False
-        elif inside:
-            lines.add(number)
-    return lines
+    return {number for number, _ in between_markers(source, SOLUTION_BEGIN, SOLUTION_END)}
 
 
 def _replace(source, node, text):

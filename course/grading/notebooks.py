@@ -39,17 +39,22 @@ def graded_cells(nb):
     return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells if is_test_cell(c)}
 
 
-def hidden_blocks(source):
-    """The lines of `source` that stand between hidden-test markers (markers excluded)."""
-    lines, inside = [], False
-    for line in source.splitlines():
-        if HIDDEN_BEGIN in line:
+def between_markers(source, begin, end):
+    """[(line number, line)] of the lines of `source` that stand between a `begin` and an `end` marker."""
+    found, inside = [], False
+    for number, line in enumerate(source.splitlines(), 1):
+        if begin in line:
             inside = True
-        elif HIDDEN_END in line:
+        elif end in line:
             inside = False
         elif inside:
-            lines.append(line)
-    return lines
+            found.append((number, line))
+    return found
+
+
+def hidden_blocks(source):
+    """The lines of `source` that stand between hidden-test markers (markers excluded)."""
+    return [line for _, line in between_markers(source, HIDDEN_BEGIN, HIDDEN_END)]
 
 
 def secret_lines(nb, hidden_only=False, min_length=13):
