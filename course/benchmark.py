@@ -4,6 +4,7 @@
     python -m course.benchmark ex03_cnn_mnist  # some of them
     python -m course.benchmark --budgets       # also write course/grading/budgets.json (grading time budgets)
     python -m course.benchmark --grading       # serial nbgrader autograde vs dl-course grade, sandbox cost
+    python -m course.benchmark --mutants       # kill rate of the hidden tests on 40 mutants per exercise
 
 Each notebook runs in its own process (so peak memory is that run's kernel alone), on a copy in a
 temporary folder, top to bottom, hidden tests included. The metric is the `FINAL_METRIC = (name, value)`
@@ -192,6 +193,22 @@ def grading_table(rows):
     return "\n".join(lines)
 
 
+def mutation_table(exercises_to_run, count=None):
+    """Markdown table of the kill rate per exercise (`count` mutants each, the benchmark's draw)."""
+    from course.grading import mutants
+
+    count = count or mutants.BENCHMARK_COUNT
+    lines = ["| exercise | mutants | killed | equivalent | kill rate | wall s |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for exercise in exercises_to_run:
+        start = time.perf_counter()
+        result = mutants.run(exercise, count=count, seed=mutants.SEED)
+        counted = len(result.killed) + len(result.survived)
+        lines.append(f"| {exercise} | {counted + len(result.acknowledged)} | {len(result.killed)} | "
+                     f"{len(result.acknowledged)} | {result.kill_rate:.0%} | {time.perf_counter() - start:.0f} |")
+        print(mutants.format_run(result), file=sys.stderr)
+    return "\n".join(lines)
+
+
 def main(argv=None):
     from course.grading import ROOT, exercises
 
@@ -202,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--grading", action="store_true",
                         help="grade a batch of Exercise 1 and 8 submissions with serial nbgrader autograde and with "
                              "dl-course grade, in one run; print wall times, ratios and the sandbox's cost")
+    parser.add_argument("--mutants", action="store_true",
+                        help="grade the benchmark's draw of mutants per exercise; print the kill-rate table")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one exercise, print JSON
     args = parser.parse_args(argv)
     if args.one:
@@ -211,6 +230,10 @@ def main(argv=None):
 
     if os.environ.get("COURSE_DATA_DIR"):   # the kernels run in other folders: relative to the course root
         os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
+    if args.mutants:
+        print(f"Mutation benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
+        print(mutation_table(args.exercise or exercises()))
+        return 0
     if args.grading:
         rows = grading_benchmark()
         print(f"Grading benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
