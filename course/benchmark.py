@@ -221,6 +221,8 @@ def main(argv=None):
                              "dl-course grade, in one run; print wall times, ratios and the sandbox's cost")
     parser.add_argument("--mutants", action="store_true",
                         help="grade the benchmark's draw of mutants per exercise; print the kill-rate table")
+    parser.add_argument("--count", type=int, default=None,
+                        help="with --mutants: mutants per exercise (default: the benchmark's 40; the first N of its draw)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one exercise, print JSON
     args = parser.parse_args(argv)
     if args.one:
@@ -232,7 +234,7 @@ def main(argv=None):
         os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
     if args.mutants:
         print(f"Mutation benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-        print(mutation_table(args.exercise or exercises()))
+        print(mutation_table(args.exercise or exercises(), count=args.count))
         return 0
     if args.grading:
         rows = grading_benchmark()

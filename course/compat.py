@@ -8,8 +8,8 @@ ships), then the course installed the way a notebook's `%pip install` does it, w
 none of those versions (the course's dependency floors force no upgrade); then each source notebook
 is executed top to bottom with nbclient in that environment and must finish without an error.
 The "keras2" stack is an old runtime: the setup cell must stop with the one-sentence StackError
-instead of failing deep inside. CI runs this after the test suite (`.ci/run`); the README lists the
-stacks.
+instead of failing deep inside. The test suite runs it (`tests/test_compat.py`, so CI does too); the
+README lists the stacks.
 """
 
 from __future__ import annotations

@@ -1,15 +1,18 @@
 """Shared fixtures. Tests run offline: COURSE_DATA_DIR must point at the dataset mirror."""
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from course import grading
+from course.grading.execute import BUDGETS_FILE
 from course.helpers import resolve_data_dir
 
 ROOT = grading.ROOT
 EXERCISES = grading.exercises()
+BUDGETS = json.loads(Path(BUDGETS_FILE).read_text())["exercises"]
 
 # Notebook kernels run in other directories: a relative mirror path means the course root's, as everywhere.
 if os.environ.get("COURSE_DATA_DIR"):
@@ -25,3 +28,52 @@ def data_dir():
     if not value or not Path(value).is_dir():
         pytest.skip("COURSE_DATA_DIR does not point at the dataset mirror (see README: running the tests)")
     return Path(value)
+
+
+# Parallel runs (pytest-xdist, `-n 2` in pyproject.toml): tests that share one graded batch (a module-scoped
+# fixture) go to the same worker, so that no batch is graded twice; test_grading's batches are one per
+# exercise, so its exercises spread over the workers. (A scheduler of our own: xdist's `loadgroup` marks
+# are lost under pytest 9, which no longer reads the node id xdist rewrites.)
+SHARED_BATCH_MODULES = {"test_hostile_grading.py", "test_engine.py", "test_intake.py", "test_postgres_gradebook.py",
+                        "test_release.py", "test_exchange.py"}
+
+
+def batch_of(nodeid):
+    """The unit of work a test belongs to: its graded batch, or the test alone (named by its file)."""
+    module, _, rest = nodeid.partition("::")
+    module = module.rsplit("/", 1)[-1]
+    if module == "test_grading.py":
+        return f"{module}[{nodeid.rpartition('[')[2]}"
+    return module if module in SHARED_BATCH_MODULES else f"{module}::{rest}"
+
+
+def expected_cost(unit):
+    """A rough order of how long a unit of work takes, so that the longest start first and the short ones
+    fill the end: the compatibility run, the hostile batch, then each exercise's grading and mutants by the
+    solution's measured run time (course/grading/budgets.json), then the rest in collection order."""
+    if unit.startswith("test_compat.py"):
+        return 3000.0 if "colab_like_stack" in unit else 300.0
+    if unit == "test_hostile_grading.py":
+        return 2000.0
+    exercise = unit.rpartition("[")[2].rstrip("]")
+    if unit.startswith(("test_grading.py[", "test_mutants.py::test_hidden_tests")) and exercise in BUDGETS:
+        return 4.5 * BUDGETS[exercise]["total_s"]
+    return 200.0 if unit in SHARED_BATCH_MODULES else 0.0
+
+
+@pytest.hookimpl(trylast=True)   # after pytest grouped the items of each module-scoped fixture
+def pytest_collection_modifyitems(items):
+    """Longest units of work first (a stable sort: the items of one unit stay together and in order)."""
+    items.sort(key=lambda item: -expected_cost(batch_of(item.nodeid)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BatchScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return batch_of(nodeid)
+
+    config.option.loadscopereorder = False   # keep the order above, not xdist's "most tests first"
+    return BatchScheduling(config, log)
+

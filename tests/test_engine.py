@@ -120,10 +120,10 @@ def test_parallel_grading_writes_the_graded_notebooks_serial_autograde_writes(se
 
 
 def test_the_summary_names_what_needs_attention(serial_and_parallel):
-    _, _, summary, _ = serial_and_parallel
+    _, _, summary, subs = serial_and_parallel
     assert set(summary.rejected) == {"corrupt"} and "tricked" in summary.flagged
     assert not summary.failed and summary.needs_attention
-    assert "graded 10" in summary.line() and "rejected 1" in summary.line()
+    assert f"graded {len(subs) - 1}" in summary.line() and "rejected 1" in summary.line()
 
 
 def test_only_new_or_changed_submissions_are_graded_again_unless_forced(serial_and_parallel, capsys):

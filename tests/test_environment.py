@@ -31,7 +31,7 @@ def environment_pip():
     return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), env
 
 
-TEST_TOOLS = {"pytest", "pyyaml", "uv"}   # the test suite's own tools (uv: the compatibility run)
+TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv"}   # the test suite's own tools (uv: the compatibility run)
 
 
 def test_the_dev_install_pins_every_dependency_exactly():

@@ -135,3 +135,13 @@ def test_every_exercise_has_at_least_three_wrong_solutions(notebook):
     for wrong in wrongs:
         grading.apply_wrong_solution(nb, wrong)  # raises unless "old" occurs once in that solution cell
         assert wrong["loses"] and set(wrong["loses"]) <= set(graded), f"{wrong['name']}: unknown test cells"
+
+
+def test_every_temporary_folder_a_notebook_makes_is_removed_when_its_kernel_stops(notebook):
+    """A run leaves nothing in the system's temporary directory: each mkdtemp is registered for removal."""
+    _, nb = notebook
+    source = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    for name in re.findall(r"^\s*(\w+)\s*=.*tempfile\.mkdtemp\(", source, flags=re.MULTILINE):
+        assert re.search(rf"atexit\.register\(shutil\.rmtree,\s*{name}\b", source), (
+            f"{name} = tempfile.mkdtemp(...) is never removed: add atexit.register(shutil.rmtree, {name}, "
+            "ignore_errors=True)")

@@ -181,6 +181,7 @@ class RepairMetadata(NbGraderPreprocessor):
         records.reset(nb)
         if rejected:
             records.record(nb)["rejected"] = rejected
+            self._as_in_the_source(nb.cells, resources)
             return nb, resources
         release = load_release(resources, self.config)
         sources = self._gradebook_sources(resources)
@@ -190,7 +191,7 @@ class RepairMetadata(NbGraderPreprocessor):
             reason = (f"none of its cells matches {resources['nbgrader']['notebook']} "
                       f"(another exercise, or an empty notebook?)")
             self.log.error("%s: rejected: %s", student, reason)
-            nb.cells = [copy.deepcopy(c) for c in release.cells]
+            nb.cells = self._as_in_the_source([copy.deepcopy(c) for c in release.cells], resources, sources)
             records.record(nb)["rejected"] = reason
             return nb, resources
 
@@ -222,6 +223,16 @@ class RepairMetadata(NbGraderPreprocessor):
         nb.cells = cells
         _fix_cell_ids(nb)
         return nb, resources
+
+    def _as_in_the_source(self, cells, resources, sources=None):
+        """Release cells standing in for a rejected file, their test and locked cells with the source's text
+        (hidden tests included), as nbgrader restores them: no "checksum has changed" for cells nobody edited."""
+        sources = self._gradebook_sources(resources) if sources is None else sources
+        for cell in cells:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if kind(cell) in ("test", "locked") and grade_id in sources:
+                cell.source = sources[grade_id]
+        return cells
 
     def _gradebook_sources(self, resources):
         """{grade_id: source} of the assignment's locked and test cells as stored at generate_assignment."""

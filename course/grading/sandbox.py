@@ -165,7 +165,11 @@ class Sandbox(Configurable):
         for path in HIDDEN_SYSTEM_DIRS:
             if os.path.isdir(path):
                 args += ["--tmpfs", path]
-        made = set()
+        # The private /tmp comes before the read-only binds, so that a course, a data mirror or a Python
+        # environment that lives under /tmp stays visible on top of it.
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(parse_size(self.tmp_size)), "--tmpfs", "/tmp"]
+        made = {"/tmp"}
 
         def parents(path):
             out = []
@@ -179,9 +183,7 @@ class Sandbox(Configurable):
 
         for path in self.read_only(env):
             args += [*parents(path), "--ro-bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(parse_size(self.tmp_size)), "--tmpfs", "/tmp",
-                 "--bind", str(home), HOME,
+        args += ["--bind", str(home), HOME,
                  *parents(str(sockdir)), "--bind", str(sockdir), str(sockdir),
                  "--bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
         kernel_env = {name: env[name] for name in self.pass_env if name in env}

@@ -40,4 +40,9 @@ WRONG_SOLUTIONS = [
      "old": "model.predict(preprocess(images), verbose=0)",
      "new": "model.predict(images.reshape(len(images), -1), verbose=0)",
      "loses": ["test_select_non_cats"]},
+    {"name": "compiled with plain SGD instead of Adam",
+     "cell": "build_model",
+     "old": 'optimizer="adam"',
+     "new": 'optimizer="sgd"',
+     "loses": ["test_build_model"]},
 ]

@@ -35,4 +35,9 @@ WRONG_SOLUTIONS = [
      "old": "weights[index].copy()",
      "new": "weights[index - 1].copy()",
      "loses": ["test_embedding_table"]},
+    {"name": "maxlen=1 refused as if it were not positive",
+     "cell": "texts_to_padded",
+     "old": "or maxlen < 1:",
+     "new": "or maxlen < 2:",
+     "loses": ["test_texts_to_padded"]},
 ]

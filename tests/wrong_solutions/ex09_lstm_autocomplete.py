@@ -36,4 +36,9 @@ WRONG_SOLUTIONS = [
      "old": "log_probs = np.log(np.maximum(next_char_probs(model, text, vocab), 1e-12))",
      "new": "log_probs = next_char_probs(model, text, vocab)",
      "loses": ["test_suggest"]},
+    {"name": "sequences not shuffled between epochs",
+     "cell": "train_char_model",
+     "old": "shuffle=True",
+     "new": "shuffle=False",
+     "loses": ["test_train_char_model"]},
 ]
