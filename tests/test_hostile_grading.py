@@ -100,11 +100,7 @@ def batch(data_dir, tmp_path_factory):
     submissions.update({entry.name: build(entry, bases, other, fill) for entry in HOSTILE})
     package_before = tree_digest(ROOT / "course")
     try:
-        # Exercise 1's slowest cell takes under a second: 15 s budgets still leave a wide margin, and the two
-        # submissions that never stop cost 20 s each instead of 40.
-        run = grading.grade_submissions(EXERCISE, submissions, course_dir=course_dir, engine=False,
-                                        config="c.GradingExecute.min_cell_timeout = 15\n"
-                                               "c.GradingExecute.interrupt_grace = 5")
+        run = grading.grade_submissions(EXERCISE, submissions, course_dir=course_dir, engine=False)
     finally:
         listener.close()
     yield run, submissions, package_before, listener
