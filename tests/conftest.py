@@ -1,18 +1,17 @@
 """Shared fixtures. Tests run offline: COURSE_DATA_DIR must point at the dataset mirror."""
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 from course import grading
-from course.grading.execute import BUDGETS_FILE
+from course.grading.execute import load_budgets
 from course.helpers import resolve_data_dir
 
 ROOT = grading.ROOT
 EXERCISES = grading.exercises()
-BUDGETS = json.loads(Path(BUDGETS_FILE).read_text())["exercises"]
+BUDGETS = load_budgets()
 
 # Notebook kernels run in other directories: a relative mirror path means the course root's, as everywhere.
 if os.environ.get("COURSE_DATA_DIR"):
