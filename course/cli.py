@@ -68,7 +68,7 @@ def cmd_mutants(args):
     """Grade machine-made wrong solutions; print the kill rate per graded function and every survivor."""
     from course.grading import mutants
 
-    results = [mutants.run(exercise, count=args.count, seed=args.seed, workers=args.workers)
+    results = [mutants.run(exercise, count=args.count, seed=args.seed, workers=args.workers, only=args.only)
                for exercise in args.exercise]
     for result in results:
         print(mutants.format_run(result))
@@ -132,6 +132,9 @@ def build_parser():
     mutate.add_argument("--count", type=int, help="how many mutants per exercise (default: all)")
     mutate.add_argument("--seed", type=int, default=0, help="which mutants are drawn (default 0)")
     mutate.add_argument("--workers", type=int, help="local worker processes (default: CPU cores)")
+    mutate.add_argument("--only", action="append", metavar="ID",
+                        help="grade only this mutant of the draw (repeatable): after adding a test for a survivor, "
+                             "check that it is now killed")
     mutate.set_defaults(func=cmd_mutants)
     return parser
 

@@ -50,3 +50,8 @@ def test_hidden_tests_kill_at_least_95_percent_of_the_ci_mutants(data_dir, exerc
     result = mutants.run(exercise, count=mutants.CI_COUNT, seed=mutants.SEED)
     assert result.killed, f"{exercise}: no mutant killed"
     assert result.kill_rate >= 0.95, mutants.format_run(result)
+
+
+def test_only_grades_mutants_of_the_draw_and_refuses_an_unknown_id_with_where_ids_come_from():
+    with pytest.raises(ValueError, match=r"no mutant 0000000000 in the draw of 4 .*the ids are the ones"):
+        mutants.run("ex01_numpy_dnn", count=4, seed=mutants.SEED, only=["0000000000"])
