@@ -45,4 +45,9 @@ WRONG_SOLUTIONS = [
      "old": "chars = sorted(set(text))",
      "new": "chars = set(text)",
      "loses": ["test_build_vocab"]},
+    {"name": "one_hot indexes with the indices as given (a tuple becomes one multi-dimensional index)",
+     "cell": "encoding",
+     "old": "np.eye(depth, dtype=np.float32)[np.asarray(indices, dtype=np.int64)]",
+     "new": "np.eye(depth, dtype=np.float32)[indices]",
+     "loses": ["test_encoding"]},
 ]
