@@ -254,11 +254,12 @@ def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, 
 
     mutants = draw(all_mutants(exercise, root=root), count, seed)
     if only:
-        unknown = sorted(set(only) - {m.id for m in mutants})
+        only = set(only)
+        unknown = sorted(only - {m.id for m in mutants})
         if unknown:
             raise ValueError(f"{exercise}: no mutant {', '.join(unknown)} in the draw of {count or 'all'} "
                              f"(seed {seed}); the ids are the ones `dl-course mutants` prints")
-        mutants = [m for m in mutants if m.id in set(only)]
+        mutants = [m for m in mutants if m.id in only]
     acknowledged = equivalent(exercise, root=root)
     equal = [m for m in mutants if m.id in acknowledged]
     graded_mutants = [m for m in mutants if m.id not in acknowledged]
