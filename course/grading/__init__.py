@@ -16,7 +16,28 @@ The stages are nbgrader preprocessors and a kernel manager wired in `nbgrader_co
 plain `nbgrader autograde` and `nbgrader generate_feedback` commands use them.
 """
 
-from .notebooks import (HIDDEN_BEGIN, HIDDEN_END, ROOT, SOLUTION_BEGIN, SOLUTION_END, exercises,  # noqa: F401
-                        graded_cells, is_test_cell, nbgrader_meta, notebook_path, secret_lines)
-from .runner import (GradingRun, apply_wrong_solution, generate_feedback, grade_submissions,  # noqa: F401
-                     load_wrong_solutions, make_course_copy, nbgrader, standard_submissions, stderr_outputs)
+import importlib
+
+# Names kept at the package level for `from course.grading import ...`, imported on first use (PEP 562):
+# every grading kernel imports `course.grading.guard`, and importing the runner (nbformat and its JSON
+# schema validator) would add about two seconds of CPU to each kernel's start.
+_EXPORTS = {
+    "notebooks": ["HIDDEN_BEGIN", "HIDDEN_END", "ROOT", "SOLUTION_BEGIN", "SOLUTION_END", "exercises",
+                  "graded_cells", "is_test_cell", "nbgrader_meta", "notebook_path", "secret_lines"],
+    "runner": ["GradingRun", "apply_wrong_solution", "generate_feedback", "grade_submissions",
+               "load_wrong_solutions", "make_course_copy", "nbgrader", "standard_submissions", "stderr_outputs"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULE_OF))
