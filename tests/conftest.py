@@ -48,14 +48,15 @@ def batch_of(nodeid):
 
 def expected_cost(unit):
     """A rough order of how long a unit of work takes, so that the longest start first and the short ones
-    fill the end: the compatibility run, the hostile batch, then each exercise's grading and mutants by the
-    solution's measured run time (course/grading/budgets.json), then the rest in collection order."""
+    fill the end: the compatibility run, the hostile batch, then each exercise's graded batch (solution,
+    stub, wrong solutions, CI mutants) by the solution's measured run time (course/grading/budgets.json),
+    then the rest in collection order."""
     if unit.startswith("test_compat.py"):
         return 3000.0 if "colab_like_stack" in unit else 300.0
     if unit == "test_hostile_grading.py":
         return 2000.0
     exercise = unit.rpartition("[")[2].rstrip("]")
-    if unit.startswith(("test_grading.py[", "test_mutants.py::test_hidden_tests")) and exercise in BUDGETS:
+    if unit.startswith("test_grading.py[") and exercise in BUDGETS:
         return 4.5 * BUDGETS[exercise]["total_s"]
     return 200.0 if unit in SHARED_BATCH_MODULES else 0.0
 

@@ -1,8 +1,12 @@
 """End to end through nbgrader, for every exercise in source/, in a temporary copy of the course.
 
-One `nbgrader autograde` run per exercise grades: the source notebook (must earn full marks),
-the release notebook (must earn zero on every auto-graded cell) and each plausible wrong solution
-of tests/wrong_solutions/<exercise>.py (each must lose points on the test cells it names).
+One graded batch per exercise (the parallel engine) grades: the source notebook (must earn full
+marks), the release notebook (must earn zero on every auto-graded cell), each plausible wrong
+solution of tests/wrong_solutions/<exercise>.py (each must lose points on the test cells it names)
+and the CI sample of machine-made mutants (`dl-course mutants`: at the CI size and seed, the first
+mutants of the benchmark's larger draw, at least 95 % of those not acknowledged as equivalent in
+tests/equivalent_mutants/ must lose points). One batch, so that the course copy, the generated
+assignment and the worker pool are paid once per exercise.
 """
 
 import html
@@ -14,21 +18,31 @@ import pytest
 
 from conftest import EXERCISES
 from course import grading
-from course.grading import records
+from course.grading import mutants, records
 
 pytestmark = pytest.mark.grading
 
 @pytest.fixture(scope="module", params=EXERCISES)
-def graded(request, data_dir, tmp_path_factory):
-    """The GradingRun of one exercise: students 'solution', 'stub' and 'wrong<i>' (each wrong solution runs
-    until the test cells it must lose on are graded), through the parallel engine."""
+def graded_batch(request, data_dir, tmp_path_factory):
+    """(GradingRun, graded mutants, acknowledged mutants) of one exercise: students 'solution', 'stub',
+    'wrong<i>' (each wrong solution runs until the test cells it must lose on are graded) and
+    'mutant_<id>' (each until its first failed test cell), through the parallel engine."""
     exercise = request.param
     wrongs = grading.load_wrong_solutions(exercise)
-    run = grading.grade_submissions(exercise, grading.standard_submissions(exercise),
+    graded_mutants, acknowledged = mutants.select(exercise, count=mutants.CI_COUNT, seed=mutants.SEED)
+    mutant_students = mutants.submissions(graded_mutants)
+    run = grading.grade_submissions(exercise, {**grading.standard_submissions(exercise), **mutant_students},
                                     course_dir=tmp_path_factory.mktemp(exercise),
-                                    stop_after={f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)})
-    yield run
+                                    stop_after={f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)},
+                                    stop_at_first_failure=list(mutant_students))
+    yield run, graded_mutants, acknowledged
     shutil.rmtree(run.course_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def graded(graded_batch):
+    """The GradingRun of one exercise's batch."""
+    return graded_batch[0]
 
 
 def test_solution_earns_full_marks(graded):
@@ -79,3 +93,22 @@ def test_feedback_hides_hidden_tests(graded):
     shown = sorted(hidden & page_lines)
     assert not shown, f"{graded.exercise}: feedback shows hidden test lines {shown[:3]}"
     assert "Hidden tests ran in this cell" in page or graded.total(student)[0] == graded.total(student)[1]
+
+
+def test_hidden_tests_kill_at_least_95_percent_of_the_ci_mutants(graded_batch):
+    run, graded_mutants, acknowledged = graded_batch
+    result = mutants.tally(run.exercise, run, graded_mutants, acknowledged)
+    assert result.killed, f"{run.exercise}: no mutant killed"
+    assert result.kill_rate >= 0.95, mutants.format_run(result)
+
+
+def test_a_mutant_stops_at_its_first_failed_test_and_the_others_run_on(graded_batch):
+    """Mutants stop at their first failed test; the solution and stub in the same batch run every cell."""
+    run, graded_mutants, _ = graded_batch
+    killed = [m for m in graded_mutants if run.total(mutants.student_id(m))[0] < run.total(mutants.student_id(m))[1]]
+    verdicts = records.record(run.autograded_notebook(mutants.student_id(killed[0])))["verdicts"]
+    failed = [cell for cell, v in verdicts.items() if not v["passed"]]
+    assert failed and all(verdicts[cell]["reason"] == "not run: an earlier test failed" for cell in failed[1:]), failed
+    for student in ("solution", "stub"):
+        reasons = [v["reason"] for v in records.record(run.autograded_notebook(student))["verdicts"].values()]
+        assert not [r for r in reasons if r.startswith("not run")], (student, reasons)

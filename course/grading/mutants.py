@@ -245,13 +245,11 @@ class MutationRun:
         return dict(sorted(table.items()))
 
 
-def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, only=None):
-    """Grade the drawn mutants through the engine; returns a MutationRun. Acknowledged equivalent mutants
-    are drawn (so the draw does not depend on the acknowledgements) but not graded: they would run the
-    whole notebook to learn what their line already says. `only`: grade just these mutant ids of the draw
-    (to check that the tests added for survivors now kill them)."""
-    from .runner import grade_submissions
-
+def select(exercise, count=None, seed=0, root=ROOT, only=None):
+    """(to grade, acknowledged): the drawn mutants split into those to grade and those acknowledged as
+    equivalent. Acknowledged mutants are drawn (so the draw does not depend on the acknowledgements) but
+    not graded: they would run the whole notebook to learn what their line already says. `only`: just
+    these mutant ids of the draw (to check that the tests added for survivors now kill them)."""
     mutants = draw(all_mutants(exercise, root=root), count, seed)
     if only:
         only = set(only)
@@ -261,18 +259,42 @@ def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, 
                              f"(seed {seed}); the ids are the ones `dl-course mutants` prints")
         mutants = [m for m in mutants if m.id in only]
     acknowledged = equivalent(exercise, root=root)
-    equal = [m for m in mutants if m.id in acknowledged]
-    graded_mutants = [m for m in mutants if m.id not in acknowledged]
+    return [m for m in mutants if m.id not in acknowledged], [m for m in mutants if m.id in acknowledged]
+
+
+def student_id(mutant):
+    """The student id a mutant is graded under."""
+    return f"mutant_{mutant.id}"
+
+
+def submissions(mutants, root=ROOT):
+    """{student id: notebook} of the mutants, to grade with `stop_at_first_failure` on those ids."""
+    return {student_id(m): mutant_notebook(m, root=root) for m in mutants}
+
+
+def tally(exercise, graded, mutants, acknowledged):
+    """The MutationRun of mutants graded in a GradingRun: a mutant is killed when it lost points."""
     killed, survived = [], []
-    if graded_mutants:
-        submissions = {f"mutant_{m.id}": mutant_notebook(m, root=root) for m in graded_mutants}
-        graded = grade_submissions(exercise, submissions, course_dir=course_dir, root=root, workers=workers,
-                                   config="c.GradingExecute.stop_at_first_failed_test = True")
-        for mutant in graded_mutants:
-            score, maximum = graded.total(f"mutant_{mutant.id}")
-            (killed if score < maximum else survived).append(mutant)
-        shutil.rmtree(graded.course_dir, ignore_errors=True)
-    return MutationRun(exercise, killed, survived, equal)
+    for mutant in mutants:
+        score, maximum = graded.total(student_id(mutant))
+        (killed if score < maximum else survived).append(mutant)
+    return MutationRun(exercise, killed, survived, acknowledged)
+
+
+def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, only=None):
+    """Grade the drawn mutants (see `select`) through the engine, each until its first failed test cell;
+    returns a MutationRun."""
+    from .runner import grade_submissions
+
+    graded_mutants, acknowledged = select(exercise, count, seed, root=root, only=only)
+    if not graded_mutants:
+        return MutationRun(exercise, [], [], acknowledged)
+    students = submissions(graded_mutants, root=root)
+    graded = grade_submissions(exercise, students, course_dir=course_dir, root=root, workers=workers,
+                               stop_at_first_failure=list(students))
+    result = tally(exercise, graded, graded_mutants, acknowledged)
+    shutil.rmtree(graded.course_dir, ignore_errors=True)
+    return result
 
 
 def format_run(result):

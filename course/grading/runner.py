@@ -87,18 +87,21 @@ def make_course_copy(exercises_to_copy, root=ROOT, target=None):
 
 
 def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None, config="",
-                      stop_after=None):
+                      stop_after=None, stop_at_first_failure=()):
     """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun.
 
     engine=True grades through `dl-course grade` (parallel workers); False runs the plain
     `nbgrader autograde` command, one submission after another. `config`: more lines for the
     temporary course's nbgrader_config.py; `stop_after`: {student: [test cell ids]} whose notebooks
-    need to run only until those cells are graded."""
+    need to run only until those cells are graded; `stop_at_first_failure`: students whose notebooks
+    need to run only until a test cell fails (mutants)."""
     from nbgrader.api import Gradebook
 
     course_dir = make_course_copy([exercise], root=root, target=course_dir)
     if stop_after:
         config += f"\nc.GradingExecute.stop_after_tests = {dict(stop_after)!r}"
+    if stop_at_first_failure:
+        config += f"\nc.GradingExecute.stop_at_first_failed_test_for = {sorted(stop_at_first_failure)!r}"
     if config:
         with open(course_dir / "nbgrader_config.py", "a") as handle:
             handle.write("\n" + config + "\n")
