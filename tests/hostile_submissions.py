@@ -262,7 +262,7 @@ HOSTILE = [
             [("after", "setup", "def _patch(*args):\n    np.allclose = lambda *a, **k: True\n"
                                 "get_ipython().events.register('pre_run_cell', _patch)")],
             like="wrong:ReLU derivative taken as the activation itself", flagged=True),
-    Hostile("settrace_skips_asserts", "trace function jumping over asserts",
+    Hostile("settrace_skips_asserts", "trace function jumping over the asserts of notebook cells",
             "wrong:ReLU derivative taken as the activation itself",
             [("after", "setup", SKIP_ASSERTS),
              ("replace", ("backward", 'm = X.shape[1]'), 'import sys\n    global _TRACED\n'
