@@ -104,8 +104,8 @@ def test_hidden_tests_kill_at_least_95_percent_of_the_ci_mutants(graded_batch):
 
 def test_a_mutant_stops_at_its_first_failed_test_and_the_others_run_on(graded_batch):
     """Mutants stop at their first failed test; the solution and stub in the same batch run every cell."""
-    run, graded_mutants, _ = graded_batch
-    killed = [m for m in graded_mutants if run.total(mutants.student_id(m))[0] < run.total(mutants.student_id(m))[1]]
+    run, graded_mutants, acknowledged = graded_batch
+    killed = mutants.tally(run.exercise, run, graded_mutants, acknowledged).killed
     verdicts = records.record(run.autograded_notebook(mutants.student_id(killed[0])))["verdicts"]
     failed = [cell for cell, v in verdicts.items() if not v["passed"]]
     assert failed and all(verdicts[cell]["reason"] == "not run: an earlier test failed" for cell in failed[1:]), failed

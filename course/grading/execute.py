@@ -72,11 +72,9 @@ class GradingExecute(Execute):
     min_notebook_budget = Integer(180, help="Never less than this many seconds for a notebook.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a cell has to stop after an interrupt before its kernel "
                                        "is replaced.").tag(config=True)
-    stop_at_first_failed_test = Bool(False, help="Leave the rest of a notebook unrun once a test cell fails "
-                                                 "(for `dl-course mutants`: a mutant is killed).").tag(config=True)
-    stop_at_first_failed_test_for = List(Unicode(), help="Student ids whose notebooks stop at their first "
-                                                         "failed test cell (mutants graded in one batch with "
-                                                         "other submissions).").tag(config=True)
+    stop_at_first_failed_test_for = List(Unicode(), help="Student ids whose notebooks are left unrun after "
+                                                         "their first failed test cell (`dl-course mutants`: "
+                                                         "a mutant is killed).").tag(config=True)
     stop_after_tests = Dict(help="{student id: [test cell ids]}: leave the rest of that student's notebook "
                                  "unrun once these test cells are graded (the test suite's wrong solutions).").tag(config=True)
     max_restarts = Integer(3, help="Fresh kernels per notebook before the rest is given up.").tag(config=True)
@@ -178,8 +176,7 @@ class GradingExecute(Execute):
         test = is_test_cell(cell)
         grade_id = nbgrader_meta(cell).get("grade_id", "")
         verdicts = records.record(self.nb)["verdicts"]
-        stops_at_failure = self.stop_at_first_failed_test or self._student in self.stop_at_first_failed_test_for
-        if stops_at_failure and any(not v["passed"] for v in verdicts.values()):
+        if self._student in self.stop_at_first_failed_test_for and any(not v["passed"] for v in verdicts.values()):
             return self._not_run(index, cell, test, "not run: an earlier test failed")
         needed = self.stop_after_tests.get(self._student)
         if needed and set(needed) <= set(verdicts):
