@@ -71,6 +71,54 @@ def defined_names(source):
     return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
+class _Bindings(ast.NodeVisitor):
+    """Names a module binds at its top level (also inside if/for/with/try), not inside functions or classes."""
+
+    def __init__(self):
+        self.names = set()
+
+    def _define(self, node):
+        self.names.add(node.name)   # the body binds only local names: not visited
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _define
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+    def visit_alias(self, node):
+        self.names.add((node.asname or node.name).split(".")[0])
+
+
+def bound_names(source):
+    """Every name a code cell binds at top level: functions, classes, assignments, imports (empty if it does not parse)."""
+    try:
+        tree = ast.parse(_code(source))
+    except SyntaxError:
+        return set()
+    visitor = _Bindings()
+    visitor.visit(tree)
+    return visitor.names
+
+
+def without_definitions(source, names):
+    """`source` without its top-level function and class definitions of `names` (decorators included)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.splitlines(keepends=True)
+    drop = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            drop.update(range(first - 1, node.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+
+
 def normalized(source):
     """A cell's text with trailing white space, blank lines and indentation differences dropped."""
     return "\n".join(line.strip() for line in source.splitlines() if line.strip())
@@ -156,6 +204,16 @@ def match_cells(release_cells, submitted_cells, threshold=MIN_SIMILARITY, altern
                 continue
             similar.append((score - 0.2 * (not same_type) + place(s, r), r, s))
     assign(similar, matches, used)
+    # pass 3: a solution cell whose functions all went elsewhere keeps its place in a cell with its grade id
+    # (an emptied cell, or one holding other code), so no stub is restored after the student's code
+    for r, cell, what, grade_id, texts, names in references:
+        if r in matches or what != "solution":
+            continue
+        for s, submitted in enumerate(submitted_cells):
+            if s not in used and sub_ids[s] == grade_id and submitted.get("cell_type") == cell.cell_type:
+                matches[r] = s
+                used.add(s)
+                break
     return matches
 
 
@@ -203,13 +261,20 @@ class RepairMetadata(NbGraderPreprocessor):
             else:
                 self._strip(cell, s, nb)
                 cells.append(cell)
-        # Release cells nobody matched come back after the cell matched to their predecessor.
+        # Release cells nobody matched come back after the cell matched to their predecessor; a solution
+        # cell comes back without the definitions that the student's code makes elsewhere (no stub may
+        # shadow them).
         position = {r: cells.index(nb.cells[s]) for r, s in matches.items()}
+        student_names = set().union(*(bound_names(c.source) for c in cells if c.get("cell_type") == "code"))
         for r, cell in enumerate(release.cells):
             if kind(cell) is None or r in matches:
                 continue
             restored = copy.deepcopy(cell)
             restored.source = sources.get(nbgrader_meta(cell)["grade_id"], cell.source) if kind(cell) != "solution" else cell.source
+            kept = defined_names(cell.source) & student_names if kind(cell) == "solution" and cell.cell_type == "code" else set()
+            if kept:
+                restored.source = (without_definitions(cell.source, kept) + "\n").lstrip("\n") + \
+                    f"# (restored by grading without {', '.join(sorted(kept))}: defined elsewhere in the notebook)"
             before = [position[p] for p in position if p < r]
             at = max(before) + 1 if before else 0
             cells.insert(at, restored)
@@ -219,6 +284,8 @@ class RepairMetadata(NbGraderPreprocessor):
             position[r] = at
             what = {"test": "test cell", "solution": "solution cell (as its stub)", "locked": "locked cell",
                     "task": "task cell"}[kind(cell)]
+            if kept:
+                what = f"solution cell (as its stub without {', '.join(sorted(kept))}, which the notebook defines)"
             self._note(nb, at, f"{what} {nbgrader_meta(cell)['grade_id']!r} was missing: restored from the release")
         nb.cells = cells
         _fix_cell_ids(nb)
