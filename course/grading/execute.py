@@ -26,6 +26,8 @@ import ast
 import asyncio
 import hashlib
 import json
+import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -40,10 +42,28 @@ from nbgrader.preprocessors import Execute
 
 from . import records
 from .notebooks import is_test_cell, nbgrader_meta
-from .sandbox import Sandbox, SandboxedKernelManager
+from .sandbox import PACKAGE_DIR, Sandbox, SandboxedKernelManager, grader_package
 
 BUDGETS_FILE = Path(__file__).with_name("budgets.json")
 GUARD = "__import__('course.grading.guard', fromlist=['guard'])"
+# Where the kernel found `course` (a user expression: the origin of its import spec, or None).
+KERNEL_COURSE = "getattr(__import__('importlib.util').util.find_spec('course'), 'origin', None)"
+
+
+# A test cell that gives partial credit calls course.helpers.partial_credit (docs: the instructors' guide).
+PARTIAL_CREDIT = re.compile(r"\bpartial_credit\s*\(")
+
+
+def ipython_cell_file(source):
+    """The name of the file ipykernel compiles a cell with this source to (its code objects' co_filename)."""
+    from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86
+
+    return f"{murmur2_x86(source, get_tmp_hash_seed())}.py"
+
+
+class CourseNotImportable(SystemExit):
+    """The grading kernel cannot import the grader's own `course` package: grading stops with both paths (a
+    SystemExit, like a missing sandbox, so that no student gets a zero for the grader's set-up)."""
 
 
 def load_budgets(path=BUDGETS_FILE):
@@ -158,16 +178,37 @@ class GradingExecute(Execute):
 
     async def _start_kernel(self):
         self.km = self.create_kernel_manager()
-        await self.async_start_new_kernel()
+        if self.kernel_manager_class is SandboxedKernelManager:
+            await self.async_start_new_kernel()
+        else:   # unsandboxed: the grader's package first on the kernel's path too
+            path = os.pathsep.join(p for p in (str(grader_package().parent), os.environ.get("PYTHONPATH")) if p)
+            await self.async_start_new_kernel(env={**os.environ, "PYTHONPATH": path})
         await self.async_start_new_kernel_client()
         info = await self.async_wait_for_reply(await _maybe_await(self.kc.kernel_info()))
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
         config = json.dumps({"modules": list(self.guard_modules), "aliases": dict(self.guard_aliases)})
-        reply = await self._hidden(f"{GUARD}.install({config!r})", timeout=60)
-        if reply is None or reply["content"].get("status") != "ok":
-            raise RuntimeError(f"the grading guard could not be installed in the kernel: {reply and reply['content']}")
+        reply = await self._hidden(f"{GUARD}.install({config!r})", timeout=60, user_expressions={"course": KERNEL_COURSE})
+        content = (reply or {}).get("content", {})
+        expected = Path(PACKAGE_DIR if self.kernel_manager_class is SandboxedKernelManager else grader_package().parent,
+                        "course", "__init__.py")
+        if content.get("status") == "error" and content.get("ename") in ("ModuleNotFoundError", "ImportError"):
+            found = await self._hidden("pass", timeout=30, user_expressions={"course": KERNEL_COURSE})
+            raise CourseNotImportable(self._course_mismatch(expected, _expression(found, "course") or "nothing",
+                                                            f"{content.get('ename')}: {content.get('evalue')}"))
+        if reply is None or content.get("status") != "ok":
+            raise RuntimeError(f"the grading guard could not be installed in the kernel: {reply and content}")
+        found = _expression(reply, "course")
+        if found is not None and _realpath(found) != os.path.realpath(expected):
+            raise CourseNotImportable(self._course_mismatch(expected, found, "another course package"))
         self._kernel_dead = False
+
+    @staticmethod
+    def _course_mismatch(expected, found, what):
+        return (f"Grading stopped: the grading kernel does not import the grader's course package ({what}): the "
+                f"grader uses {grader_package()} (seen in the kernel as {expected.parent}), the kernel's Python "
+                f"finds {found}. Install the course into the grading environment from this course root "
+                f"(`pip install -e .`) or run the grader from the checkout that is installed.")
 
     def _remaining(self):
         return None if self._deadline is None else self._deadline - time.monotonic()
@@ -195,7 +236,7 @@ class GradingExecute(Execute):
                                  "traceback": [f"CellTimeoutError: {message}"]}
         nonce = secrets.token_hex(8)
         if test:
-            before = await self._guard("before", nonce)
+            before = await self._guard("before", nonce, ipython_cell_file(cell.source))
             if before is None:
                 return self._fail_test(index, cell, grade_id, "the grading guard did not answer before this test "
                                        "(the kernel's machinery was tampered with)", flag=True)
@@ -235,6 +276,13 @@ class GradingExecute(Execute):
         if (status == "ok") != after["success"]:
             return self._verdict(grade_id, False, "the execute reply did not match how the cell ended in the "
                                  "kernel (a forged reply)", index, flag=True)
+        if status == "ok" and PARTIAL_CREDIT.search(cell.source):
+            if not after.get("awards"):
+                return self._verdict(grade_id, False, "this partial-credit test awarded nothing "
+                                                      "(helpers.partial_credit was not reached)")
+            fraction = min(1.0, max(0.0, min(after["awards"])))
+            return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
+                                 fraction=fraction)
         if status == "ok":
             return self._verdict(grade_id, True, "passed")
         content = self._last_reply["content"]
@@ -242,8 +290,11 @@ class GradingExecute(Execute):
 
     # ------------------------------------------------------------------ verdicts, flags, notes
 
-    def _verdict(self, grade_id, passed, reason, index=None, flag=False):
-        records.record(self.nb)["verdicts"][grade_id] = {"passed": bool(passed), "reason": reason}
+    def _verdict(self, grade_id, passed, reason, index=None, flag=False, fraction=None):
+        verdict = {"passed": bool(passed), "reason": reason}
+        if fraction is not None:
+            verdict["fraction"] = fraction
+        records.record(self.nb)["verdicts"][grade_id] = verdict
         if flag:
             self._flag(index, f"test cell {grade_id!r}: {reason}")
 
@@ -336,11 +387,12 @@ class GradingExecute(Execute):
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
 
-    async def _guard(self, name, nonce):
+    async def _guard(self, name, nonce, *args):
         """Call guard.before/after in the kernel; its JSON answer, or None if it did not answer with the nonce."""
         try:
             # The call runs as a cell (the state the test cells see); its answer comes back as a user expression.
-            reply = await self._hidden(f"{GUARD}.{name}({nonce!r})", timeout=30,
+            call = ", ".join(repr(a) for a in (nonce, *args))
+            reply = await self._hidden(f"{GUARD}.{name}({call})", timeout=30,
                                        user_expressions={"g": f"{GUARD}.answer"})
         except DeadKernelError:
             return None
@@ -400,6 +452,23 @@ def _truncate(output, limit):
     if data:
         text = data.get("text/plain", "")
         output["data"] = {"text/plain": (text[:limit] + " [... cut ...]") if text else "[output too large: removed]"}
+
+
+def _realpath(text):
+    """The real path in the repr of a path string (the text itself when it is not one)."""
+    try:
+        return os.path.realpath(ast.literal_eval(text))
+    except (ValueError, SyntaxError, TypeError):
+        return text
+
+
+def _expression(reply, name):
+    """The text of user expression `name` in an execute reply (None when it is missing or failed)."""
+    try:
+        value = reply["content"]["user_expressions"][name]
+        return value["data"]["text/plain"] if value.get("status") == "ok" else None
+    except (TypeError, KeyError):
+        return None
 
 
 async def _maybe_await(value):

@@ -12,6 +12,11 @@ before the first cell runs, then calls it around each auto-graded test cell:
 - `after(nonce)` reports how the test cell ended from inside the kernel (did it raise, which
   cell ran), restores again and reports what changed *while the test ran*, then forgets the
   test cell's source (execution info, `linecache`, `sys.last_*`).
+- `award(fraction)` is how `course.helpers.partial_credit` gives part of a test cell's points: the
+  award counts only when `partial_credit` (its real code) is called directly by the running test
+  cell's own top-level code, on the main thread, with that cell's code once on the stack (`before`
+  names the file IPython compiles the cell to). `after` reports the awards; an award claimed from
+  anywhere else is reported as a change made while the test ran (the cell fails and is flagged).
 
 Nothing here can stop code that targets the guard itself; the executor treats a guard that does
 not answer with its nonce as tampering, fails the test cell and flags the submission.
@@ -23,6 +28,7 @@ import importlib.abc
 import importlib.machinery
 import json
 import linecache
+import os
 import sys
 import threading
 import types
@@ -196,6 +202,23 @@ class _State:
         self.objects = [_ObjectSnapshot(label, obj) for label, obj in objects]
         self.user_builtins = shell.user_ns.get("__builtins__")
         self.linecache_keys = set()
+        self.test_file, self.awards, self.refused = None, [], []
+        self.own = {name: (globals()[name], globals()[name].__code__) for name in ("before", "after", "award", "_answer")}
+
+    def own_changes(self):
+        """The guard's own functions that code rebound or rewrote (reported as changes; they are put back)."""
+        changed = []
+        for name, (function, code) in self.own.items():
+            if globals().get(name) is not function or function.__code__ is not code:
+                globals()[name], function.__code__ = function, code
+                changed.append(f"the grading guard's {name} was replaced")
+        return changed
+
+    def partial_credit_code(self):
+        """The code of course.helpers.partial_credit as it was imported (None before the import)."""
+        snapshot = self.modules.get("course.helpers")
+        entry = snapshot.functions.get("partial_credit") if snapshot else None
+        return entry[1]["__code__"] if entry else None
 
     def restore(self):
         """Put everything back; a list of what had changed."""
@@ -263,17 +286,40 @@ def _answer(value):
     return answer
 
 
-def before(nonce):
-    """Before a test cell: restore the snapshot; JSON {"nonce", "restored": [...]}."""
-    restored = _state.restore()
+def before(nonce, cell_file=None):
+    """Before a test cell: restore the snapshot; JSON {"nonce", "restored": [...]}. cell_file: the name of the
+    file IPython compiles the test cell to (partial credit is taken only from that cell's own code)."""
+    restored = _state.restore() + _state.own_changes()
     _state.linecache_keys = set(linecache.cache) | set(getattr(linecache, "_ipython_cache", {}))
+    _state.test_file, _state.awards, _state.refused = cell_file, [], []
     return _answer({"nonce": nonce, "restored": restored})
+
+
+def award(fraction):
+    """Record `fraction` (0..1) of the running test cell's points; True when it counts (see the module's doc)."""
+    state = _state
+    if state is None or state.test_file is None:
+        return False
+    caller = sys._getframe(1)
+    cell = caller.f_back
+    ok = (caller.f_code is state.partial_credit_code() and cell is not None and cell.f_code.co_name == "<module>"
+          and os.path.basename(cell.f_code.co_filename) == state.test_file
+          and threading.current_thread() is threading.main_thread())
+    if ok:
+        frame, seen = cell, 0
+        while frame is not None:
+            seen += os.path.basename(frame.f_code.co_filename) == state.test_file
+            frame = frame.f_back
+        ok = seen == 1
+    (state.awards if ok else state.refused).append(float(fraction))
+    return ok
 
 
 def after(nonce):
     """After a test cell: how it ended seen from inside, what changed while it ran, then forget it.
 
     Runs as a cell of its own, during which `last_execution_result` still holds the test cell's."""
+    awards, refused = list(_state.awards), list(_state.refused)   # before anything else can run
     shell = _state.shell
     result = shell.last_execution_result
     raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
@@ -284,8 +330,11 @@ def after(nonce):
         "success": bool(result is not None and result.success),
         "error": None if error is None else type(error).__name__,
         "cell_sha256": hashlib.sha256(raw.encode()).hexdigest(),
-        "changed": _state.restore(),
+        "changed": _state.restore() + _state.own_changes() + [
+            f"partial credit ({f:g}) was claimed from code other than the test cell's own" for f in refused],
+        "awards": awards,
     }
+    _state.test_file, _state.awards, _state.refused = None, [], []
     shell.last_execution_result = None
     if hasattr(shell, "last_execution_info"):
         shell.last_execution_info = None

@@ -51,6 +51,7 @@ WORKDIR = "/submission"        # the kernel's working directory inside the sandb
 HOME = "/tmp/home"             # its home (inside the private /tmp)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 HIDDEN_SYSTEM_DIRS = ("/etc/jupyter",)   # system-wide Jupyter/nbgrader configuration
+PACKAGE_DIR = "/opt/dl-course"   # the grader's `course` package is bound at PACKAGE_DIR/course, first on the path
 
 
 class SandboxUnavailable(SystemExit):
@@ -124,11 +125,9 @@ class Sandbox(Configurable):
         return paths
 
     def python_paths(self):
-        """The Python environment the kernel runs in, and the course package (wherever it is installed)."""
-        import course
-
+        """The Python environment the kernel runs in (the course package is bound apart: `grader_package`)."""
         paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-                 str(Path(os.path.realpath(sys.executable)).parent.parent), str(Path(course.__file__).parent)}
+                 str(Path(os.path.realpath(sys.executable)).parent.parent)}
         return sorted(p for p in paths if Path(p).is_dir())
 
     def read_only(self, env):
@@ -183,6 +182,9 @@ class Sandbox(Configurable):
 
         for path in self.read_only(env):
             args += [*parents(path), "--ro-bind", path, path]
+        # The `course` package this grading process imported, whatever the kernel's Python would find
+        # (another checkout installed in the environment, or none): bound alone and first on the path.
+        args += [*parents(f"{PACKAGE_DIR}/course"), "--ro-bind", str(grader_package()), f"{PACKAGE_DIR}/course"]
         args += ["--bind", str(home), HOME,
                  *parents(str(sockdir)), "--bind", str(sockdir), str(sockdir),
                  "--bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
@@ -193,7 +195,7 @@ class Sandbox(Configurable):
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
             "XDG_CACHE_HOME": f"{HOME}/.cache",
-            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": PACKAGE_DIR,
         })
         keras_datasets = Path(env.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
         if keras_datasets.is_dir():   # the cache is bound where the kernel's Keras looks for it
@@ -207,6 +209,13 @@ class Sandbox(Configurable):
                   "RLIMIT_FSIZE": parse_size(self.file_size_limit), "RLIMIT_CORE": 0}
         trampoline = json.dumps({"limits": limits, "uid": uid})
         return [*args, "--", sys.executable, "-S", "-c", TRAMPOLINE, trampoline, *kernel_cmd]
+
+
+def grader_package():
+    """The folder of the `course` package that this grading process imported."""
+    import course
+
+    return Path(course.__file__).resolve().parent
 
 
 def _mirror(env):
@@ -352,7 +361,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 def copy_submission_files(folder, target, max_files=1000, max_bytes=200 << 20):
     """Copy the files of a submission's folder that a notebook may read (data files the student
     submitted or the instructor provided) into `target`: never a notebook (the kernel must not read
-    the sanitized notebook with its hidden tests), never a link, at most `max_files` files and
+    the sanitized notebook with its hidden tests), never a link, never a top-level `course` package or
+    module (it would come before the grader's on the kernel's path), at most `max_files` files and
     `max_bytes` bytes; `target` itself (when inside `folder`) is skipped."""
     target.mkdir(parents=True, exist_ok=True)
     if not folder.is_dir():
@@ -361,11 +371,12 @@ def copy_submission_files(folder, target, max_files=1000, max_bytes=200 << 20):
     skip = {target.resolve(), target.resolve().parent}
     for root, dirs, files in os.walk(folder):
         root = Path(root)
+        top = root == folder
         dirs[:] = [d for d in dirs if not d.startswith(".ipynb_checkpoints") and (root / d).resolve() not in skip
-                   and not (root / d).is_symlink()]
+                   and not (root / d).is_symlink() and not (top and d == "course")]
         for name in files:
             path = root / name
-            if path.suffix == ".ipynb" or path.is_symlink() or not path.is_file():
+            if path.suffix == ".ipynb" or path.is_symlink() or not path.is_file() or (top and name.startswith("course.")):
                 continue
             count, size = count + 1, size + path.stat().st_size
             if count > max_files or size > max_bytes:

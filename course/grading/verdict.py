@@ -3,7 +3,8 @@
 nbgrader's `SaveAutoGrades` reads a test cell's grade from its outputs: an `execute_result` is
 partial credit (a string is full marks), any stderr text is zero. `SaveVerdicts` takes the
 verdict that `course.grading.execute.GradingExecute` recorded instead: full points if the cell
-ran without an exception, zero otherwise. Solution cells graded by hand, comments and the
+ran without an exception, zero otherwise, and for a partial-credit test (one that calls
+`course.helpers.partial_credit`) the smallest share it awarded from its own code. Solution cells graded by hand, comments and the
 `needs_manual_grade` rule are nbgrader's, unchanged. A submission with flags (tampering found by
 the executor or by `course.grading.tamper`) is marked *flagged* in the gradebook, which the
 formgrader shows, and each flag is logged with its cell.
@@ -19,10 +20,13 @@ from .notebooks import is_test_cell, nbgrader_meta
 
 
 def verdict_score(cell, verdicts):
-    """(score, max_score) of an auto-graded test cell from its verdict (0 when it has none)."""
+    """(score, max_score) of an auto-graded test cell from its verdict (0 when it has none): all its points when
+    it passed, the share a partial-credit test awarded (`fraction`, course.helpers.partial_credit), else 0."""
     points = float(nbgrader_meta(cell)["points"])
-    verdict = verdicts.get(nbgrader_meta(cell)["grade_id"])
-    return (points if verdict and verdict["passed"] else 0.0), points
+    verdict = verdicts.get(nbgrader_meta(cell)["grade_id"]) or {}
+    if "fraction" in verdict:
+        return round(points * min(1.0, max(0.0, float(verdict["fraction"]))), 2), points
+    return (points if verdict.get("passed") else 0.0), points
 
 
 class SaveVerdicts(SaveAutoGrades):
