@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_ENV = "COURSE_DATA_DIR"
+from course.coursedir import DATA_ENV, find_root as course_root
 
 # Mirror files, relative to $COURSE_DATA_DIR, with their md5 sums (shared/datasets/README.md).
 DATASETS = {
@@ -44,7 +44,7 @@ class StackError(RuntimeError):
     """The Python packages installed are too old for the course (the message says what to install)."""
 
 
-# The oldest stack the course is tested with (README: tested stacks); Keras 2 does not run the exercises.
+# The oldest stack the course is tested with (docs/testing.md: tested stacks); Keras 2 does not run the exercises.
 MIN_NUMPY, MIN_KERAS, MIN_TENSORFLOW = (1, 26), (3, 0), (2, 16)
 
 
@@ -171,6 +171,93 @@ def numerical_gradient(f, x, eps=1e-6):
     return grad
 
 
+class UntrustedValue(TypeError):
+    """A result that could decide its own comparisons (an object with its own `__eq__`, `__array__` ...)."""
+
+
+# Hooks through which an object can answer a comparison, a conversion or NumPy's functions itself.
+VALUE_HOOKS = frozenset({
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__len__",
+    "__iter__", "__getitem__", "__contains__", "__float__", "__int__", "__index__", "__complex__",
+    "__abs__", "__round__", "__getattribute__", "__getattr__",
+    "__array__", "__array_function__", "__array_ufunc__", "__array_priority__", "__array_interface__",
+    "__array_struct__", "__array_wrap__", "__array_finalize__", "__class__", "keys", "items", "values",
+})
+_PLAIN_SCALARS = frozenset({bool, int, float, complex, str, bytes, type(None)})
+_HEAP_TYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class made by a `class` statement, not by Python or NumPy in C
+
+
+def value_hooks(cls):
+    """The comparison/conversion hooks (VALUE_HOOKS) that classes written in Python define in `cls`'s MRO."""
+    own = set()
+    for klass in type.__dict__["__mro__"].__get__(cls):
+        if type.__dict__["__flags__"].__get__(klass) & _HEAP_TYPE:
+            own |= VALUE_HOOKS & set(type.__dict__["__dict__"].__get__(klass))
+    return sorted(own)
+
+
+def plain(value, name="result"):
+    """`value` as plain Python and NumPy values that cannot lie in a comparison; tests compare these.
+
+    Python numbers, strings, None and NumPy scalars come back as they are; `np.ndarray` (and subclasses
+    that change nothing) as a base-class copy; lists, tuples, dicts and sets element by element (a named
+    tuple as a tuple). Anything else, or an object whose class defines its own `__eq__`, `__array__`,
+    `__array_function__`, `__array_ufunc__` or another VALUE_HOOKS entry, raises UntrustedValue, since
+    it could answer `==`, `np.allclose` or `np.array_equal` however it likes.
+    """
+    cls = type(value)
+    heap = type.__dict__["__flags__"].__get__(cls) & _HEAP_TYPE
+    hooks = value_hooks(cls) if heap else []
+    if hooks:
+        raise UntrustedValue(f"{name} is a {cls.__qualname__} with its own {', '.join(hooks)}: expected plain "
+                             f"NumPy arrays and Python numbers (return np.ndarray, float, int, list, tuple, dict)")
+    if cls in _PLAIN_SCALARS:
+        return value
+    if issubclass(cls, np.ndarray):
+        array = np.array(value, subok=False, copy=True)
+        if array.dtype == object:
+            flat = [plain(item, f"{name}[{i}]") for i, item in enumerate(array.ravel().tolist())]
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            array = out.reshape(array.shape)
+        return array
+    if issubclass(cls, np.generic):
+        return value if not heap else np.array(value, subok=False).reshape(())[()]
+    for base in (bool, int, float, complex, str, bytes):
+        if issubclass(cls, base):
+            return base(value)
+    if issubclass(cls, dict):
+        return {plain(k, f"{name} key"): plain(v, f"{name}[{k!r}]") for k, v in dict.items(value)}
+    for base in (list, tuple, set, frozenset):
+        if issubclass(cls, base):
+            items = [plain(item, f"{name}[{i}]") for i, item in enumerate(base.__iter__(value))]
+            return base(items) if base is not list else items
+    raise UntrustedValue(f"{name} is a {cls.__module__}.{cls.__qualname__}: expected plain NumPy arrays and "
+                         f"Python numbers (np.ndarray, float, int, str, list, tuple, dict)")
+
+
+def partial_credit(earned, possible=1):
+    """In a test cell: give `earned / possible` of the cell's points (nbgrader's partial credit, the course's way).
+
+    Call it once, as the cell's last line, from the test cell's own code (`helpers.partial_credit(passed, 3)`);
+    a cell that raises still scores zero. When graded, the award counts only if it comes directly from the
+    running test cell (student code that calls it gains nothing and is flagged) and the smallest award of a
+    cell counts; a test cell that calls it but never gets there scores zero. Outside grading it says what the
+    cell would earn. Returns the share (0..1).
+    """
+    if isinstance(earned, bool) or isinstance(possible, bool) or not all(
+            isinstance(v, (int, float, np.integer, np.floating)) for v in (earned, possible)):
+        raise ValueError(f"partial_credit(earned, possible) takes two numbers, got {earned!r} and {possible!r}")
+    if not 0 < possible or not 0 <= earned <= possible:
+        raise ValueError(f"partial_credit: expected 0 <= earned <= possible and possible > 0, got {earned} of {possible}")
+    share = float(earned) / float(possible)
+    guard = sys.modules.get("course.grading.guard")
+    if guard is not None:
+        guard.award(share)
+    print(f"partial credit: {earned:g} of {possible:g} ({share:.0%} of this cell's points)")
+    return share
+
+
 def relative_error(a, b):
     """Max element-wise relative error |a - b| / max(|a| + |b|, 1e-8), the cs231n gradient-check measure."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -188,15 +275,6 @@ def md5sum(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def course_root(start=None):
-    """The course root above `start` (default: the current folder): the nearest folder with nbgrader_config.py."""
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "nbgrader_config.py").is_file():
-            return folder
-    return None
 
 
 def resolve_data_dir(value, start=None):

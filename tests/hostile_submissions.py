@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+import layouts
+
 EXERCISE = "ex01_numpy_dnn"
 FULL = 15
 
@@ -143,6 +145,55 @@ def _split_activations(nb):
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell("def relu" + tail))
 
 
+def _layout(name):
+    """A "meta" edit that lays the notebook out as tests/layouts.py's `name` does (the same code, other cells)."""
+    def edit(nb):
+        nb.cells = layouts.LAYOUTS[name](nb).cells
+    return edit
+
+
+# Wrong code (zeros of the right shapes) whose results claim to equal, be close to and compare as anything:
+# without converting results to plain values, the tests' own np.allclose/array_equal/== would pass it.
+LIARS = '''import numpy as np
+class Anything(np.ndarray):
+    def __array_function__(self, func, types, args, kwargs):
+        if func.__name__ in ("allclose", "isclose", "array_equal", "all", "any", "isfinite"):
+            return True
+        return super().__array_function__(func, types, args, kwargs)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc.__name__ in ("isfinite", "equal", "less", "greater"):
+            return True
+        inputs = [np.asarray(x) if isinstance(x, Anything) else x for x in inputs]
+        return np.asarray(getattr(ufunc, method)(*inputs, **kwargs)).view(Anything)
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = None
+class Cost(float):
+    def __array_function__(self, func, types, args, kwargs): return True
+    def __array_ufunc__(self, *args, **kwargs): return True
+    def __eq__(self, other): return True
+    def __lt__(self, other): return True
+    def __gt__(self, other): return True
+    def __sub__(self, other): return 0.0
+    def __mul__(self, other): return self
+    __rmul__ = __mul__
+    __hash__ = float.__hash__
+def like(shape, dtype=float):
+    return np.zeros(shape, dtype).view(Anything)'''
+LYING_SOLUTIONS = {
+    "activations": "def sigmoid(z):\n    return like(np.shape(z))\ndef relu(z):\n    return like(np.shape(z))",
+    "init_params": "def init_params(n_x, n_h, n_y, seed=0):\n    return {\"W1\": like((n_h, n_x)), \"b1\": like((n_h, 1)), "
+                   "\"W2\": like((n_y, n_h)), \"b2\": like((n_y, 1))}",
+    "forward": "def forward(X, params):\n    m, n_h = X.shape[1], params[\"W1\"].shape[0]\n"
+               "    return like((1, m)), {k: like((n_h if k in ('Z1', 'A1') else 1, m)) for k in ('Z1', 'A1', 'Z2', 'A2')}",
+    "compute_cost": "def compute_cost(Y_hat, Y):\n    return Cost(0.0)",
+    "backward": "def backward(X, Y, params, cache):\n    return {\"d\" + k: like(v.shape) for k, v in params.items()}",
+    "update_params": "def update_params(params, grads, lr):\n    return {k: like(v.shape) for k, v in params.items()}",
+    "train_predict": "def train(X, Y, n_h, lr, epochs, seed=0):\n    return init_params(X.shape[0], n_h, 1, seed), [Cost(0.0)] * epochs\n"
+                     "def predict(X, params):\n    return like((1, X.shape[1]), int)",
+}
+
+
 def _forged_record(nb):
     nb.metadata["dl_course"] = {"verdicts": {"test_backward": {"passed": True, "reason": "passed"}}}
 
@@ -258,6 +309,11 @@ HOSTILE = [
             [("after", "setup", "import sys, types\nfake = types.ModuleType('numpy')\nfake.__dict__.update(vars(np))\n"
                                 "fake.allclose = lambda *a, **k: True\nsys.modules['numpy'] = fake")],
             like="wrong:ReLU derivative taken as the activation itself", flagged=True),
+    Hostile("meta_path_finder_in_the_middle", "an import finder of the notebook's own, inserted among the "
+            "library ones", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "setup", "import sys\nclass Sneaky:\n    def find_spec(self, name, path=None, target=None):\n"
+                                "        return None\nsys.meta_path.insert(3, Sneaky())")],
+            like="wrong:ReLU derivative taken as the activation itself", flagged=True),
     Hostile("event_callback_patches", "IPython event callback", "wrong:ReLU derivative taken as the activation itself",
             [("after", "setup", "def _patch(*args):\n    np.allclose = lambda *a, **k: True\n"
                                 "get_ipython().events.register('pre_run_cell', _patch)")],
@@ -287,6 +343,10 @@ HOSTILE = [
                                           "    def __abs__(self): return 0.0\n"
                                           "def compute_cost(Y_hat, Y):\n    return AlwaysEqual(0.0)\n")],
             score=0),
+    Hostile("results_that_lie_in_comparisons", "results whose class answers ==, np.allclose and np.array_equal "
+            "itself (an ndarray subclass and a float subclass)", "stub",
+            [("after", "setup", LIARS)] + [("solution", cell, code) for cell, code in LYING_SOLUTIONS.items()],
+            score=0, flagged=True),
     Hostile("forged_grading_record", "a verdict written into the notebook's metadata",
             "wrong:ReLU derivative taken as the activation itself", [("meta", None, _forged_record)],
             like="wrong:ReLU derivative taken as the activation itself"),
@@ -408,6 +468,18 @@ HOSTILE = [
             [("meta", None, _solutions_first)], score=FULL),
     Hostile("solution_cell_split", "a solution cell split in two", "solved",
             [("meta", None, _split_activations)], score=FULL),
+    Hostile("all_code_in_first_cell", "every function in the first solution cell, the others left with a comment",
+            "solved", [("meta", None, _layout("all_in_first_cell"))], score=FULL, flagged=False),
+    Hostile("all_code_in_first_cell_others_deleted", "every function in the first solution cell, the other solution "
+            "cells deleted, no nbgrader metadata", "solved", [("meta", None, _layout("all_in_first_cell_others_deleted"))],
+            score=FULL, flagged=False),
+    Hostile("functions_moved_between_cells", "each solution cell holds the next one's functions", "solved",
+            [("meta", None, _layout("functions_moved_up"))], score=FULL, flagged=False),
+    Hostile("split_cells_and_own_helpers", "solution cells split per function, a helper cell of the student's own",
+            "solved", [("meta", None, _layout("split_with_helpers"))], score=FULL, flagged=False),
+    Hostile("wrong_code_all_in_first_cell", "a known wrong solution, every function in the first solution cell",
+            "wrong:ReLU derivative taken as the activation itself", [("meta", None, _layout("all_in_first_cell"))],
+            like="wrong:ReLU derivative taken as the activation itself", flagged=False),
     Hostile("test_cell_edited", "a visible test weakened", "wrong:ReLU derivative taken as the activation itself",
             [("replace", ("test_backward", "assert"), "pass  # assert")],
             like="wrong:ReLU derivative taken as the activation itself", flagged=True),

@@ -19,8 +19,21 @@ import pytest
 from conftest import EXERCISES
 from course import grading
 from course.grading import mutants, records
+from layouts import LAYOUTS
 
 pytestmark = pytest.mark.grading
+
+# Reorganized notebooks graded in the batch (tests/layouts.py): (layout, base) with base "solution" or a
+# wrong solution "wrong<i>"; each must score what its base scores (Exercise 1's are in the hostile batch too).
+LAYOUT_CASES = {
+    "ex01_numpy_dnn": [("all_in_first_cell", "wrong0"), ("functions_moved_up", "wrong2")],
+    "ex03_cnn_mnist": [("all_in_first_cell_others_deleted", "solution"), ("functions_moved_up", "wrong0")],
+    "ex07_one_hot": [("split_with_helpers", "solution"), ("all_in_first_cell", "wrong0")],
+}
+
+
+def layout_student(layout, base):
+    return f"layout_{layout}_{base}"
 
 @pytest.fixture(scope="module", params=EXERCISES)
 def graded_batch(request, data_dir, tmp_path_factory):
@@ -31,9 +44,13 @@ def graded_batch(request, data_dir, tmp_path_factory):
     wrongs = grading.load_wrong_solutions(exercise)
     graded_mutants, acknowledged = mutants.select(exercise, count=mutants.CI_COUNT, seed=mutants.SEED)
     mutant_students = mutants.submissions(graded_mutants)
-    run = grading.grade_submissions(exercise, {**grading.standard_submissions(exercise), **mutant_students},
-                                    course_dir=tmp_path_factory.mktemp(exercise),
-                                    stop_after={f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)},
+    standard = grading.standard_submissions(exercise)
+    stop_after = {f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)}
+    layouts = {layout_student(layout, base): LAYOUTS[layout](standard[base]) for layout, base in LAYOUT_CASES.get(exercise, [])}
+    stop_after.update({layout_student(layout, base): stop_after[base] for layout, base in LAYOUT_CASES.get(exercise, [])
+                       if base in stop_after})
+    run = grading.grade_submissions(exercise, {**standard, **layouts, **mutant_students},
+                                    course_dir=tmp_path_factory.mktemp(exercise), stop_after=stop_after,
                                     stop_at_first_failure=list(mutant_students))
     yield run, graded_mutants, acknowledged
     shutil.rmtree(run.course_dir, ignore_errors=True)
@@ -49,6 +66,12 @@ def test_solution_earns_full_marks(graded):
     lost = {cell: score for cell, score in graded.scores["solution"].items() if score[0] != score[1]}
     assert not lost, f"{graded.exercise}: the solution lost points on {lost}"
     assert graded.total("solution")[0] > 0
+
+
+def test_the_solution_is_not_flagged(graded):
+    """Honest work is never held for review: nothing the solution or its libraries do looks like tampering."""
+    flags = records.entries(graded.autograded_notebook("solution"), "flags")
+    assert not flags, f"{graded.exercise}: the solution was flagged: {flags}"
 
 
 def test_release_stub_earns_zero_on_every_autograded_cell(graded):
@@ -67,6 +90,21 @@ def test_each_wrong_solution_loses_points_where_expected(graded):
         unrun = [cell for cell in wrong["loses"] if verdicts[cell]["reason"].startswith("not run")]
         assert not unrun, f"{graded.exercise}: {wrong['name']!r} never ran {unrun}"
         assert graded.total(f"wrong{i}")[0] < graded.total("solution")[0]
+
+
+def test_a_reorganized_notebook_scores_what_the_intact_one_with_the_same_code_scores(graded):
+    """Functions moved between solution cells, all code in one cell, cells emptied, deleted or split, helper
+    cells added: the same code earns the same points, cell by cell, and is not flagged."""
+    cases = LAYOUT_CASES.get(graded.exercise)
+    if not cases:
+        pytest.skip(f"no reorganized notebooks for {graded.exercise}")
+    wrongs = grading.load_wrong_solutions(graded.exercise)
+    for layout, base in cases:
+        student = layout_student(layout, base)
+        cells = list(graded.scores[base]) if base == "solution" else wrongs[int(base[5:])]["loses"]
+        expected = {cell: graded.scores[base][cell] for cell in cells}
+        assert {cell: graded.scores[student][cell] for cell in cells} == expected, (layout, base, graded.scores[student])
+        assert not records.entries(graded.autograded_notebook(student), "flags"), (layout, base)
 
 
 def test_solution_run_writes_nothing_to_stderr(graded):

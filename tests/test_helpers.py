@@ -62,6 +62,95 @@ def test_relative_error_detects_a_wrong_gradient_and_checks_shapes():
         helpers.numerical_gradient(lambda: 0.0, np.ones(3, dtype=int))
 
 
+# ----------------------------------------------------------------------------- plain values for the tests
+
+class _Agreeable(np.ndarray):
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+
+class _AlwaysEqual(float):
+    def __eq__(self, other):
+        return True
+
+
+class _Ufunc(np.ndarray):
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return True
+
+
+class _Convertible:
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(3)
+
+
+class _Hookless(np.ndarray):
+    pass
+
+
+class _HooklessFloat(float):
+    pass
+
+
+def _object_array(*items):
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def test_plain_keeps_python_and_numpy_scalars_with_their_types():
+    for value in (3, 2.5, True, 1j, "text", None, np.float32(1.5), np.int64(7), np.bool_(True)):
+        out = helpers.plain(value)
+        assert type(out) is type(value) and (out == value or value is None)
+
+
+def test_plain_turns_arrays_into_base_class_copies_with_their_dtype():
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    out = helpers.plain(a)
+    assert type(out) is np.ndarray and out.dtype == np.int32 and np.array_equal(out, a) and out is not a
+    sub = helpers.plain(np.ones(3, dtype=np.float32).view(_Hookless))
+    assert type(sub) is np.ndarray and sub.dtype == np.float32
+    assert type(helpers.plain(_HooklessFloat(2.0))) is float
+
+
+def test_plain_converts_containers_element_by_element():
+    Pair = __import__("collections").namedtuple("Pair", "a b")
+    out = helpers.plain({"W": np.ones(2).view(_Hookless), "costs": [1.0, np.float64(2.0)], "pair": Pair(1, (2, 3))})
+    assert type(out["W"]) is np.ndarray and out["costs"] == [1.0, 2.0]
+    assert type(out["pair"]) is tuple and out["pair"] == (1, (2, 3))
+    assert helpers.plain({1, 2}) == {1, 2} and helpers.plain((np.int8(1),)) == (1,)
+
+
+@pytest.mark.parametrize("liar, hook", [
+    (np.zeros(3).view(_Agreeable), "__array_function__"),
+    (_AlwaysEqual(0.0), "__eq__"),
+    (np.zeros(2).view(_Ufunc), "__array_ufunc__"),
+    (_Convertible(), "__array__"),
+    ([1.0, {"dW": np.zeros(1).view(_Agreeable)}], "__eq__"),
+    ((np.ones(2), _object_array(np.zeros(1).view(_Agreeable))), "__array_function__"),
+])
+def test_plain_refuses_objects_that_could_decide_their_comparisons(liar, hook):
+    with pytest.raises(helpers.UntrustedValue, match=hook):
+        helpers.plain(liar, "forward(X, p)")
+    assert issubclass(helpers.UntrustedValue, TypeError)
+
+
+def test_plain_refuses_other_objects_and_names_them():
+    with pytest.raises(helpers.UntrustedValue, match="my result is a builtins.object"):
+        helpers.plain(object(), "my result")
+    with pytest.raises(helpers.UntrustedValue, match=r"result\[1\]"):
+        helpers.plain([1, object()])
+
+
+def test_value_hooks_lists_what_python_classes_define_along_the_mro():
+    assert helpers.value_hooks(np.ndarray) == [] and helpers.value_hooks(float) == []
+    assert {"__array_function__", "__eq__"} <= set(helpers.value_hooks(_Agreeable))
+    assert helpers.value_hooks(type("Child", (_Agreeable,), {})) == helpers.value_hooks(_Agreeable)
+
+
 # ----------------------------------------------------------------------------- datasets
 
 def test_load_mnist_shapes_dtypes_and_ranges(data_dir):

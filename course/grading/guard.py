@@ -117,6 +117,11 @@ def _same(current, saved):
     return current is saved or (isinstance(saved, types.MethodType) and current == saved)
 
 
+def _finder_class(finder):
+    """The class that defines a meta path finder (finders are instances or classes)."""
+    return finder if isinstance(finder, type) else type(finder)
+
+
 def _from_notebook(function):
     """Was this callable defined in a notebook cell (not in an installed module)?"""
     function = getattr(function, "__func__", function)
@@ -237,8 +242,12 @@ class _State:
             if not _same(getattr(obj, attr, _MISSING), value):
                 setattr(obj, attr, value)
                 report.append(f"the {label} was replaced")
-        if sys.meta_path[:len(self.meta_path)] != self.meta_path:   # finders appended later are libraries'
-            sys.meta_path[:] = self.meta_path + [f for f in sys.meta_path if f not in self.meta_path]
+        # Finders that libraries add later (absl's ReloadDetector goes in the middle) stay; a finder of the
+        # notebook's own, or the snapshot's finders removed or reordered, is a change.
+        added = [f for f in sys.meta_path if f not in self.meta_path]
+        if [f for f in sys.meta_path if f in self.meta_path] != self.meta_path or \
+                any(_from_notebook(_finder_class(f)) for f in added):
+            sys.meta_path[:] = self.meta_path + [f for f in added if not _from_notebook(_finder_class(f))]
             report.append("sys.meta_path was changed")
         for label, obj, attr, items in self.lists:
             current = getattr(obj, attr)

@@ -10,7 +10,12 @@ the submission for review, with the cell and the reason, when that code:
 - uses trace hooks, frames or the garbage collector (`sys.settrace`, `sys._getframe`, `inspect`
   frames, `gc`, `ctypes`);
 - touches files outside its working copy, processes or the network (absolute or `..` paths,
-  `os.system`, `subprocess`, `socket`, `os.kill`, `os._exit`).
+  `os.system`, `subprocess`, `socket`, `os.kill`, `os._exit`);
+- makes results that could decide their own comparisons: a class that defines `__eq__`, `__array__`,
+  `__array_function__`, `__array_ufunc__` or another of the comparison/conversion hooks of
+  `course.helpers.VALUE_HOOKS` (`COMPARISON_HOOKS`), a class that subclasses `np.ndarray` or a number type,
+  such a hook set on a class afterwards, or a class made with `type(name, bases, namespace)`. The tests
+  compare `helpers.plain(...)` of a result, which refuses such objects; the flag says why a human should look.
 
 A flag never changes the grade; it puts the submission in front of a human. The executor's guard
 adds flags for what it actually had to undo.
@@ -25,9 +30,10 @@ from traitlets import List, Unicode
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from ..helpers import VALUE_HOOKS
 from . import records
-from .notebooks import is_test_cell
-from .repair import _code, load_release
+from .notebooks import is_test_cell, python_source
+from .repair import load_release
 
 MODULE_CALLS = {
     "get_ipython": "reaches into the IPython shell (get_ipython)",
@@ -77,6 +83,19 @@ PATH_CALLS = {"open", "Path", "remove", "unlink", "rmtree", "rmdir", "rename", "
               "walk", "glob", "copy", "copyfile", "copytree", "move", "chmod", "symlink", "connect", "loadtxt",
               "load", "save", "savez", "read_text", "write_text", "makedirs", "mkdir"}
 SAFE_ABSOLUTE = ("/tmp", "/dev/null")
+# The hooks of helpers.VALUE_HOOKS through which a result can answer a comparison or a conversion itself,
+# less those that honest containers and data pipelines define (a keras.utils.PyDataset has __len__ and
+# __getitem__; a Keras Layer may forward attributes with __getattr__; dict-like classes have keys/items/values).
+COMPARISON_HOOKS = VALUE_HOOKS - {"__hash__", "__len__", "__iter__", "__getitem__", "__contains__", "__getattr__",
+                                  "keys", "items", "values"}
+# Base classes of a value that NumPy or Python compares on its behalf: arrays and numbers (last dotted part).
+NUMBER_BASES = {"ndarray", "matrix", "recarray", "memmap", "MaskedArray", "generic", "number", "inexact",
+                "floating", "integer", "signedinteger", "unsignedinteger", "complexfloating", "float16",
+                "float32", "float64", "float96", "float128", "longdouble", "half", "single", "double",
+                "complex64", "complex128", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "intc", "intp", "uintp", "bool_", "float_", "int_", "Number", "Real", "Integral",
+                "Complex", "Rational", "Decimal", "Fraction"}
+BUILTIN_NUMBER_BASES = {"float", "int", "complex", "bool"}
 
 
 def _dotted(node):
@@ -156,12 +175,55 @@ class _Scanner(ast.NodeVisitor):
             target = _dotted(node.args[0]) or ""
             if target.split(".")[0] in self.aliases or target in ("builtins", "sys"):
                 self.add(f"rebinds attributes of {target} with {name}", node)
+        if name == "setattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+            self._hook_set(_dotted(node.args[0]), node.args[1].value, node)
+        if (name == "type" and len(node.args) == 3) or last == "new_class":
+            self.add("makes a class at run time (type(name, bases, namespace)): results that could decide "
+                     "their own comparisons", node)
         if name in ("eval", "exec") and node.args and not isinstance(node.args[0], ast.Constant):
             self.add(f"runs generated code ({name})", node)
         if last in PATH_CALLS:
             for arg in [*node.args, *[k.value for k in node.keywords]]:
                 if isinstance(arg, ast.Constant) and _outside_path(arg.value):
                     self.add(f"uses a path outside its working copy ({arg.value!r})", node)
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node):
+        hooks = set()
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                hooks.add(statement.name)
+            elif isinstance(statement, ast.Assign):
+                hooks.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+            elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                hooks.add(statement.target.id)
+        hooks &= COMPARISON_HOOKS
+        if hooks:
+            self.add(f"defines a class ({node.name}) with its own {', '.join(sorted(hooks))}: results that "
+                     f"could decide their own comparisons", node)
+        for base in node.bases:
+            dotted = _dotted(base) or ""
+            if dotted in BUILTIN_NUMBER_BASES or dotted.split(".")[-1] in NUMBER_BASES:
+                self.add(f"defines a class ({node.name}) that subclasses {dotted}: results that could decide "
+                         f"their own comparisons", node)
+        self.generic_visit(node)
+
+    def _hook_set(self, target, hook, node):
+        if hook in COMPARISON_HOOKS:
+            self.add(f"sets {hook} on {target or 'an object'}: results that could decide their own comparisons",
+                     node)
+
+    def _check_hook_targets(self, targets, node):
+        for target in targets:
+            if isinstance(target, ast.Attribute):
+                self._hook_set(_dotted(target.value), target.attr, node)
+
+    def visit_Assign(self, node):
+        self._check_hook_targets(node.targets, node)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._check_hook_targets([node.target], node)
         self.generic_visit(node)
 
     def visit_Constant(self, node):
@@ -172,7 +234,7 @@ class _Scanner(ast.NodeVisitor):
 def scan_code(source, module_aliases):
     """[(line, reason)] for one cell's code (IPython syntax allowed); a cell that does not parse gives []."""
     try:
-        tree = ast.parse(_code(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return []
     scanner = _Scanner(module_aliases)
@@ -187,7 +249,7 @@ def scan_code(source, module_aliases):
 
 def scan_student_code(source, release_lines, module_aliases):
     """scan_code for the lines a student wrote: findings on lines that the release has are dropped."""
-    code_lines = _code(source).splitlines()
+    code_lines = python_source(source).splitlines()
     return [(line, reason) for line, reason in scan_code(source, module_aliases)
             if not (0 < line <= len(code_lines) and code_lines[line - 1].strip() in release_lines)]
 
@@ -204,7 +266,7 @@ class FlagTampering(NbGraderPreprocessor):
             return nb, resources
         release = load_release(resources, self.config)
         release_lines = {line.strip() for cell in release.cells if cell.cell_type == "code"
-                         for line in _code(cell.source).splitlines()}
+                         for line in python_source(cell.source).splitlines()}
         aliases = {name: {"np": "numpy", "plt": "matplotlib.pyplot", "tf": "tensorflow"}.get(name, name)
                    for name in self.module_aliases}
         for index, cell in enumerate(nb.cells):

@@ -1,4 +1,26 @@
 """Plausible wrong solutions for ex02: each must lose points when autograded."""
+import textwrap
+
+# A wrong result dressed as an array that answers every comparison "equal" (np.allclose, np.isclose,
+# np.array_equal, ==): the tests compare helpers.plain(...) of what the student returns, so it must lose
+# every point its plain version loses.  Defined inside the student's function (indented there).
+AGREEABLE = textwrap.indent('''class Agreeable(np.ndarray):
+    """An array that calls itself equal to anything."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in (np.allclose, np.array_equal, np.array_equiv):
+            return True
+        if func is np.isclose:
+            return np.ones(np.broadcast(*args[:2]).shape, dtype=bool)
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+    def __ne__(self, other):
+        return np.zeros(np.shape(self), dtype=bool)
+''', "    ").lstrip()
+
 WRONG_SOLUTIONS = [
     {"name": "pixels not scaled by 255",
      "cell": "preprocess",
@@ -50,4 +72,19 @@ WRONG_SOLUTIONS = [
      "old": 'optimizer="adam"',
      "new": 'optimizer="sgd"',
      "loses": ["test_build_model"]},
+    {"name": "non-cats taken as a cat probability below 0.9 instead of 0.5",
+     "cell": "select_non_cats",
+     "old": "probabilities < 0.5",
+     "new": "probabilities < 0.9",
+     "loses": ["test_select_non_cats"]},
+    {"name": "selects the cats (p > 0.5), indices returned as an array that answers every comparison 'equal'",
+     "cell": "select_non_cats",
+     "old": "return np.flatnonzero(probabilities < 0.5)",
+     "new": AGREEABLE + "    return np.flatnonzero(probabilities > 0.5).view(Agreeable)",
+     "loses": ["test_select_non_cats"]},
+    {"name": "pixels not scaled by 255, returned as an array that answers every comparison 'equal'",
+     "cell": "preprocess",
+     "old": "return images.reshape(len(images), -1).astype(np.float32) / 255.0",
+     "new": AGREEABLE + "    return images.reshape(len(images), -1).astype(np.float32).view(Agreeable)",
+     "loses": ["test_preprocess"]},
 ]

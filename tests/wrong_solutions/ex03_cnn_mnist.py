@@ -1,4 +1,38 @@
 """Plausible wrong solutions for ex03: each must lose points when autograded."""
+import textwrap
+
+# A wrong result dressed as an array that answers every comparison "equal" (np.allclose, np.isclose,
+# np.array_equal, ==): the tests compare helpers.plain(...) of what the student returns, so it must lose
+# every point its plain version loses.  Defined inside the student's function (indented there).
+AGREEABLE = textwrap.indent('''class Agreeable(np.ndarray):
+    """An array that calls itself equal to anything."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in (np.allclose, np.array_equal, np.array_equiv):
+            return True
+        if func is np.isclose:
+            return np.ones(np.broadcast(*args[:2]).shape, dtype=bool)
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+    def __ne__(self, other):
+        return np.zeros(np.shape(self), dtype=bool)
+''', "    ").lstrip()
+
+SAME_INT = textwrap.indent('''class SameInt(int):
+    """An int that calls itself equal to anything."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+''', "    ").lstrip()
+
 WRONG_SOLUTIONS = [
     {"name": "output size without the + 1",
      "cell": "conv_arithmetic",
@@ -55,4 +89,25 @@ WRONG_SOLUTIONS = [
      "old": "keras.Input(shape=(28, 28, 1))",
      "new": "keras.Input(shape=(28, 29, 1))",
      "loses": ["test_build_cnn"]},
+    {"name": "output size without the + 1, returned as an int that answers every comparison 'equal'",
+     "cell": "conv_arithmetic",
+     "old": "return (n + 2 * padding - f) // stride + 1",
+     "new": SAME_INT + "    return SameInt((n + 2 * padding - f) // stride)",
+     "loses": ["test_conv_arithmetic", "test_build_cnn"]},
+    {"name": "true convolution (kernel flipped), feature map returned as an array that answers every comparison 'equal'",
+     "cell": "conv2d",
+     "old": "kernel = np.asarray(kernel, dtype=np.float64)\n    kh, kw = kernel.shape\n"
+            "    out_h = (image.shape[0] - kh) // stride + 1\n    out_w = (image.shape[1] - kw) // stride + 1\n"
+            "    out = np.zeros((out_h, out_w))",
+     "new": AGREEABLE + "    kernel = np.asarray(kernel, dtype=np.float64)[::-1, ::-1]\n    kh, kw = kernel.shape\n"
+            "    out_h = (image.shape[0] - kh) // stride + 1\n    out_w = (image.shape[1] - kw) // stride + 1\n"
+            "    out = np.zeros((out_h, out_w)).view(Agreeable)",
+     "loses": ["test_conv2d"]},
+    {"name": "pooling windows stepped by their size, pooled map returned as an array that answers every comparison 'equal'",
+     "cell": "max_pool",
+     "old": "out = np.empty((out_h, out_w))\n    for i in range(out_h):\n        for j in range(out_w):\n"
+            "            out[i, j] = feature_map[i * stride:i * stride + size, j * stride:j * stride + size].max()",
+     "new": AGREEABLE + "    out = np.empty((out_h, out_w)).view(Agreeable)\n    for i in range(out_h):\n        for j in range(out_w):\n"
+            "            out[i, j] = feature_map[i * size:i * size + size, j * size:j * size + size].max()",
+     "loses": ["test_max_pool"]},
 ]

@@ -1,4 +1,24 @@
 """Plausible wrong solutions for ex05: each must lose points when autograded."""
+import textwrap
+
+# A wrong rate dressed as a float that answers every comparison "equal" (==, and np.isclose/np.allclose through
+# __array_function__, which NumPy consults on any argument): the tests compare helpers.plain(...) of what the
+# student returns, so it must lose every point its plain version loses.  Defined inside the student's function.
+SAME_FLOAT = textwrap.indent('''class SameFloat(float):
+    """A float that calls itself equal (and close) to anything."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = float.__hash__
+
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+''', "    ").lstrip()
+
 WRONG_SOLUTIONS = [
     {"name": "step decay without the floor (smooth exponential decay)",
      "cell": "step_decay",
@@ -40,4 +60,9 @@ WRONG_SOLUTIONS = [
      "old": "keras.Input(shape=(28, 28, 1))",
      "new": "keras.Input(shape=(28, 27, 1))",
      "loses": ["test_build_bn_model"]},
+    {"name": "step decay without the floor, rates returned as floats that answer every comparison 'equal'",
+     "cell": "step_decay",
+     "old": "return float(lr0 * drop ** math.floor(epoch / epochs_drop))",
+     "new": SAME_FLOAT + "    return SameFloat(lr0 * drop ** (epoch / epochs_drop))",
+     "loses": ["test_step_decay"]},
 ]

@@ -40,4 +40,14 @@ WRONG_SOLUTIONS = [
      "old": "or maxlen < 1:",
      "new": "or maxlen < 2:",
      "loses": ["test_texts_to_padded"]},
+    {"name": "build_vocab returns a dict subclass that equals any dict (word indices start at 0)",
+     "cell": "build_vocab",
+     "old": "    vocab.update({word: index for index, word in enumerate(words, start=2)})\n    return vocab",
+     "new": "    vocab.update({word: index for index, word in enumerate(words)})\n\n"
+            "    class AgreeableVocab(dict):\n"
+            "        def __eq__(self, other):\n"
+            "            return True\n"
+            "        __hash__ = None\n\n"
+            "    return AgreeableVocab(vocab)",
+     "loses": ["test_build_vocab"]},
 ]

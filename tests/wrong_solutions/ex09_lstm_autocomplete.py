@@ -41,4 +41,11 @@ WRONG_SOLUTIONS = [
      "old": "shuffle=True",
      "new": "shuffle=False",
      "loses": ["test_train_char_model"]},
+    {"name": "greedy completion stops only when END has probability above 1/2 (else the best other character)",
+     "cell": "complete",
+     "old": "        char = vocab[int(np.argmax(probs))]\n        if char == END:\n            break\n",
+     "new": "        if END in vocab and probs[vocab.index(END)] > 0.5:\n"
+            "            break\n"
+            "        char = vocab[int(np.argmax([-1.0 if c == END else p for c, p in zip(vocab, probs)]))]\n",
+     "loses": ["test_complete"]},
 ]
