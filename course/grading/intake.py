@@ -1,23 +1,33 @@
 """Stage *intake*: files from an LMS, Colab or e-mail into `submitted/`, with a status for everyone.
 
 `dl-course collect EXERCISE PATH... [--lms canvas|moodle|blackboard|folders] [--roster FILE]`
-reads zip files and folders, recognises the LMS from the file names (or takes `--lms`), finds
-each file's student, upload time and notebook, and puts the newest upload of every student at
+reads zip files and folders (an unzipped export reads as its zip; so do its student folders given
+one by one), recognises the LMS from the file names (or takes `--lms`), finds each file's student,
+upload time and notebook, and puts the newest readable upload of every student at
 `submitted/<student>/<exercise>/<exercise>.ipynb` with a `timestamp.txt` (nbgrader's late
 penalties and its "newer submission" rule read it). File names are forgiving: "Copy of ...",
 " (1)", "-1", Canvas' LATE marker and any case. A re-upload that is unchanged leaves the
 submission alone; a changed one is replaced with its newer time stamp, so `nbgrader autograde`
 (and `dl-course grade`) grades it again without `--force`.
 
+"Newest" is one rule (`upload_order`, `newest_first`): the LMS's time in the name (Blackboard),
+else the LMS's upload id (Canvas), else the resubmission number ("-2", " (2)"), else the file's
+time (the zip member's, which the LMS wrote); the time stamps written follow that order strictly.
+An upload that is not a readable notebook of the exercise (corrupt, not a notebook, another
+exercise) never lands in `submitted/`: the student's newest readable upload is collected instead,
+and its report row names the upload graded and the newer ones rejected, with why.
+
 Students are the gradebook's; `--roster` imports a CSV first (columns `id`, and optionally
 `first_name`, `last_name`, `email`, `lms_user_id`, as `nbgrader db student import` reads). A
 file's student is found by the id, the LMS user id, the e-mail (or its local part) or the
-name the LMS writes (Canvas' "lastnamefirstname", Moodle's "First Last").
+name the LMS writes (Canvas' "lastnamefirstname", Moodle's "First Last"); only the part of a name
+the LMS wrote counts, never what the student named a file or a folder.
 
 Every student on the roster or in the uploads gets one status in the intake report (a table on
-screen and `reports/<exercise>/intake.csv`): collected, unchanged, repaired (what the metadata
-repair will restore), rejected (why) or missing. `LMSCollectorPlugin` gives nbgrader's own
-`nbgrader zip_collect` the same file-name rules.
+screen and `reports/<exercise>/intake.csv`, its `upload` column naming the file): collected,
+unchanged, repaired (what the metadata repair will restore), rejected (why; a student not on the
+roster under the name the LMS wrote) or missing. `LMSCollectorPlugin` gives nbgrader's own
+`nbgrader zip_collect` the same file-name rules and the same choice of upload.
 """
 
 from __future__ import annotations
@@ -41,20 +51,26 @@ from .repair import NotGradable, kind, match_cells, read_submission
 
 # --------------------------------------------------------------------------- LMS file names
 
+# Each preset matches one path component: the one the LMS wrote for a student's upload. A name is
+# read from the first component that matches (the folders above it are the instructor's, what is
+# below it is the student's own: a student cannot name a file or a folder of theirs so that it
+# passes for another student's), and the notebook is the last component.
 PRESETS = {
     # doejohn_12345_6789012_ex01_numpy_dnn.ipynb, doejohn_LATE_12345_6789012_ex01_numpy_dnn-1.ipynb
     "canvas": re.compile(r"^(?P<name>[^/_]+?)(?:_(?P<late>late))?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>[^/]+)$",
                          re.I),
     # Jane Doe_1234567_assignsubmission_file_/ex01_numpy_dnn.ipynb (folders) or ..._file_ex01_numpy_dnn.ipynb
-    "moodle": re.compile(r"^(?:.*/)?(?P<name>[^/_]+)_(?P<user_id>\d+)_assignsubmission_(?:file|onlinetext)_/?(?P<file>[^/]*)$",
+    "moodle": re.compile(r"^(?P<name>[^/_]+)_(?P<user_id>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$",
                          re.I),
     # Exercise 1_jdoe_attempt_2026-11-20-14-30-55_ex01_numpy_dnn.ipynb (and a .txt receipt per attempt)
-    "blackboard": re.compile(r"^(?:.*/)?(?P<assignment>[^/]*?)_(?P<user_id>[^_/]+)_attempt_"
+    "blackboard": re.compile(r"^(?P<assignment>[^/]*?)_(?P<user_id>[^_/]+)_attempt_"
                              r"(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>[^/]+))?$", re.I),
-    # uploads/<student>/<any name>.ipynb: one folder per student (Colab downloads, e-mail)
-    "folders": re.compile(r"^(?:.*/)?(?P<name>[^/]+)/(?P<file>[^/]+)$"),
+    # uploads/<student>/<any name>.ipynb: one folder per student (Colab downloads, e-mail); the
+    # first folder of the name is the student's
+    "folders": re.compile(r"^(?P<name>[^/]+)$"),
 }
 COPY_MARKERS = re.compile(r"^(copy of |kopie von |copie de )+|(\s*\(\d+\)|-\d+|_late)+$", re.I)
+RESUBMISSION = re.compile(r"(?:-(\d+)|\((\d+)\))\s*$")
 
 
 def normalize_name(filename):
@@ -68,27 +84,69 @@ def normalize_name(filename):
 
 
 def detect_lms(names):
-    """The preset that matches most of the given relative file names (Canvas, Moodle, Blackboard, folders)."""
+    """The preset that matches most of the given relative file names (Canvas, Moodle, Blackboard, folders);
+    names may be those of a zip file's members or of the files below a folder."""
     names = [n for n in names if not n.endswith(".txt")]
-    counts = {lms: sum(bool(regex.match(n)) for n in names) for lms, regex in PRESETS.items()}
+    counts = {lms: sum(parse_name(n, lms) is not None for n in names) for lms in PRESETS}
     best = max(counts, key=lambda lms: (counts[lms], lms != "folders"))
     return best if counts[best] else None
 
 
 def parse_name(relative, lms):
-    """{"identities": [...], "file": notebook name, "timestamp": datetime|None, "late": bool} or None."""
-    match = PRESETS[lms].match(relative.replace(os.sep, "/"))
-    if not match:
+    """{"identities": [...], "name": the student's name as the LMS wrote it, "file": notebook name,
+    "timestamp": datetime|None (the LMS's), "submission_id": int|None, "resubmission": int,
+    "late": bool} or None."""
+    parts = [p for p in relative.replace(os.sep, "/").split("/") if p]
+    if not parts:
         return None
-    groups = match.groupdict()
+    if lms == "folders":
+        if len(parts) < 2:
+            return None
+        groups, file = {"name": parts[0]}, parts[-1]
+    else:
+        for index, part in enumerate(parts):
+            match = PRESETS[lms].match(part)
+            if match:
+                break
+        else:
+            return None
+        groups = match.groupdict()
+        file = parts[-1] if index < len(parts) - 1 else (groups.get("file") or part)
     identities = [groups.get(k) for k in ("user_id", "name") if groups.get(k)]
     timestamp = None
     if groups.get("timestamp"):
         timestamp = dt.datetime.strptime(groups["timestamp"], "%Y-%m-%d-%H-%M-%S")
-    file = groups.get("file") or Path(relative).name
-    if lms == "moodle" and not groups.get("file"):
-        file = Path(relative).name
-    return {"identities": identities, "file": file, "timestamp": timestamp, "late": bool(groups.get("late"))}
+    stem = file[:-len(".ipynb")] if file.lower().endswith(".ipynb") else file
+    resubmission = RESUBMISSION.search(stem)
+    return {"identities": identities, "name": groups.get("name") or groups.get("user_id"), "file": file,
+            "timestamp": timestamp, "late": bool(groups.get("late")),
+            "submission_id": int(groups["submission_id"]) if groups.get("submission_id") else None,
+            "resubmission": int(next(filter(None, resubmission.groups()))) if resubmission else 0}
+
+
+# --------------------------------------------------------------------------- newest upload
+
+def upload_order(upload):
+    """The sort key of "newest upload", shared by `collect` and `LMSCollectorPlugin` (larger is newer):
+    the time the LMS wrote in the name (Blackboard's attempt), else the LMS's submission id (Canvas
+    numbers every upload, a later one higher), else the resubmission number of the file name (Canvas'
+    "-1", "-2", a browser's " (1)"), else the file's time (the zip member's time the LMS wrote, or
+    the file's mtime); last the name, so that the order is total and the same on every run."""
+    return (upload.lms_time or dt.datetime.min, -1 if upload.submission_id is None else upload.submission_id,
+            upload.resubmission, upload.mtime, upload.source)
+
+
+def newest_first(uploads):
+    """Uploads of one student's notebook, newest first, each with its `timestamp`: the LMS's time (or
+    the file's) made strictly increasing along `upload_order`, so that a later upload never has an
+    earlier time stamp (nbgrader's zip_collect and "newer submission" rule compare time stamps only)."""
+    ordered, previous = sorted(uploads, key=upload_order), None
+    for upload in ordered:
+        stamp = upload.lms_time or upload.mtime
+        if previous is not None and stamp <= previous:
+            stamp = previous + dt.timedelta(microseconds=1)
+        upload.timestamp = previous = stamp
+    return ordered[::-1]
 
 
 def _key(text):
@@ -143,26 +201,37 @@ class Upload:
     source: str                 # where it came from (zip:member or path), for the report
     relative: str               # its name relative to the zip or folder, for the LMS rules
     read: object                # () -> bytes
-    mtime: dt.datetime
+    mtime: dt.datetime          # the zip member's time, or the file's
     student: str | None = None
     notebook: str | None = None
     timestamp: dt.datetime | None = None
     late: bool = False
     identities: list = field(default_factory=list)
+    outer: str = ""             # the name of the folder it was found in, when a folder was given
+    lms_time: dt.datetime | None = None     # the time the LMS wrote in its name
+    submission_id: int | None = None        # the LMS's number of the upload (Canvas)
+    resubmission: int = 0                   # "-2", " (2)" at the end of the file name
+    lms_name: str = ""                      # the student's name as the LMS wrote it
 
 
 def find_uploads(paths):
-    """Every file in the given zip files and folders (nested zips included), as Uploads."""
+    """Every file in the given zip files and folders (nested zips included), as Uploads. A zip inside
+    a folder or inside a zip keeps the names above it ("bsmith/upload.zip" holding "x.ipynb" is
+    "bsmith/upload/x.ipynb"), so that a student's zip cannot pass for another student's folder."""
     uploads = []
     for path in map(Path, paths):
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                relative = str(file.relative_to(path))
-                if file.suffix.lower() == ".zip":
-                    uploads += _zip_uploads(zipfile.ZipFile(file), f"{file}:")
+                relative = file.relative_to(path).as_posix()
+                if file.suffix.lower() == ".zip" and zipfile.is_zipfile(file):
+                    found = _zip_uploads(zipfile.ZipFile(file), f"{file}:", relative[:-len(".zip")] + "/"
+                                         if "/" in relative else "")
                 else:
-                    uploads.append(Upload(str(file), relative, file.read_bytes,
-                                          dt.datetime.fromtimestamp(file.stat().st_mtime)))
+                    found = [Upload(str(file), relative, file.read_bytes,
+                                    dt.datetime.fromtimestamp(file.stat().st_mtime))]
+                for upload in found:
+                    upload.outer = path.resolve().name
+                uploads += found
         elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
             uploads += _zip_uploads(zipfile.ZipFile(path), f"{path}:")
         elif path.is_file():
@@ -172,16 +241,22 @@ def find_uploads(paths):
     return [u for u in uploads if not any(part.startswith(("__MACOSX", ".")) for part in Path(u.relative).parts)]
 
 
-def _zip_uploads(archive, prefix):
+def _zip_uploads(archive, prefix, relative_prefix=""):
     uploads = []
     for info in archive.infolist():
         if info.is_dir():
             continue
         if info.filename.lower().endswith(".zip"):
-            uploads += _zip_uploads(zipfile.ZipFile(io.BytesIO(archive.read(info))), f"{prefix}{info.filename}:")
-            continue
-        uploads.append(Upload(prefix + info.filename, info.filename, lambda a=archive, i=info: a.read(i),
-                              dt.datetime(*info.date_time)))
+            try:
+                inner = zipfile.ZipFile(io.BytesIO(archive.read(info)))
+            except zipfile.BadZipFile:
+                pass   # a corrupt zip upload: a file like any other (rejected: not a notebook)
+            else:
+                uploads += _zip_uploads(inner, f"{prefix}{info.filename}:",
+                                        relative_prefix + info.filename[:-len(".zip")] + "/")
+                continue
+        uploads.append(Upload(prefix + info.filename, relative_prefix + info.filename,
+                              lambda a=archive, i=info: a.read(i), dt.datetime(*info.date_time)))
     return uploads
 
 
@@ -218,7 +293,63 @@ def _meta(cell):
 
 # --------------------------------------------------------------------------- collect
 
-REPORT_FIELDS = ["student", "status", "detail", "file", "timestamp"]
+REPORT_FIELDS = ["student", "status", "detail", "file", "timestamp", "upload"]
+
+
+def read_name(upload, lms, book, notebooks):
+    """Fill in the upload's student, notebook and LMS facts from its name; returns why it is rejected
+    by its name alone (then `upload.student` is the roster's id, or None: not on the roster), or None."""
+    parsed = parse_name(upload.relative, lms)
+    if parsed is None:
+        return "the file name follows no pattern of " + lms
+    upload.identities, upload.late, upload.lms_name = parsed["identities"], parsed["late"], parsed["name"] or ""
+    upload.lms_time, upload.submission_id = parsed["timestamp"], parsed["submission_id"]
+    upload.resubmission = parsed["resubmission"]
+    upload.timestamp = upload.lms_time or upload.mtime
+    upload.student = book.find(parsed["identities"])
+    upload.notebook = normalize_name(parsed["file"])
+    if upload.student is None:
+        ids = [i for i in parsed["identities"] if i != upload.lms_name]
+        return "unknown student (not on the roster)" + (f"; LMS user id {ids[0]}" if ids else "")
+    if not parsed["file"].lower().endswith(".ipynb"):
+        return f"not a notebook ({Path(parsed['file']).suffix or 'no suffix'})"
+    if upload.notebook not in notebooks:
+        other = "another exercise's notebook" if re.match(r"ex\d\d_", upload.notebook) else "an unknown notebook"
+        if len(notebooks) == 1 and other == "an unknown notebook":
+            upload.notebook = notebooks[0]   # a renamed upload of the only notebook: its content decides
+        else:
+            return f"wrong exercise: {other} ({upload.notebook})"
+    return None
+
+
+@dataclass
+class Choice:
+    """The upload of one student's notebook that is graded: the newest readable one."""
+    upload: Upload | None                   # None: every upload was rejected
+    data: bytes | None
+    status: str                             # collected or repaired (of `upload`); rejected when None
+    detail: str
+    rejected: list                          # [(upload, why)] of uploads newer than `upload`, newest first
+    older: list                             # readable uploads older than `upload`
+
+
+def choose(uploads, release):
+    """The newest readable upload among one student's uploads of one notebook (`newest_first`):
+    a newer upload that is not a readable notebook of this exercise is passed over (and named), so a
+    broken re-upload neither zeroes the student's grade nor lands in submitted/."""
+    rejected = []
+    ordered = newest_first(uploads)
+    for index, upload in enumerate(ordered):
+        data = upload.read()
+        status, detail = check_notebook(data, release)
+        if status != "rejected":
+            return Choice(upload, data, status, detail, rejected, ordered[index + 1:])
+        rejected.append((upload, detail))
+    return Choice(None, None, "rejected", rejected[0][1], rejected, [])
+
+
+def _upload_name(upload):
+    return upload.relative
 
 
 def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=None, log=print):
@@ -239,51 +370,46 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
         students = [s.to_dict() for s in gb.students]
     book = Roster(students)
     uploads = find_uploads(paths)
-    lms = lms or detect_lms([u.relative for u in uploads])
+    lms = lms or _detect(uploads)
     if lms is None:
         raise ValueError("the uploads follow none of the known file-name patterns (canvas, moodle, blackboard, "
                          "folders); give --lms, or put each student's files in a folder named by the student id")
     log(f"Reading {len(uploads)} files as {lms} uploads")
-    early, winners = [], {}   # files rejected by name; the newest notebook of each student
+    early, groups = [], {}   # files rejected by name; the notebooks of each student
     for upload in uploads:
-        parsed = parse_name(upload.relative, lms)
         if upload.relative.lower().endswith(".txt") and lms == "blackboard":
             continue   # Blackboard's receipt of an attempt
-        if parsed is None:
-            early.append(_row(None, "rejected", "the file name follows no pattern of " + lms, upload))
-            continue
-        upload.identities, upload.late = parsed["identities"], parsed["late"]
-        upload.timestamp = parsed["timestamp"] or upload.mtime
-        upload.student = book.find(parsed["identities"])
-        upload.notebook = normalize_name(parsed["file"])
-        if upload.student is None:
-            early.append(_row(" / ".join(parsed["identities"]), "rejected", "unknown student (not on the roster)", upload))
-            continue
-        if not parsed["file"].lower().endswith(".ipynb"):
-            early.append(_row(upload.student, "rejected", f"not a notebook ({Path(parsed['file']).suffix or 'no suffix'})", upload))
-            continue
-        if upload.notebook not in notebooks:
-            other = "another exercise's notebook" if re.match(r"ex\d\d_", upload.notebook) else "an unknown notebook"
-            if len(notebooks) == 1 and other == "an unknown notebook":
-                upload.notebook = notebooks[0]   # a renamed upload of the only notebook: its content decides
-            else:
-                early.append(_row(upload.student, "rejected", f"wrong exercise: {other} ({upload.notebook})", upload))
-                continue
-        key = (upload.student, upload.notebook)
-        if key not in winners or upload.timestamp >= winners[key].timestamp:
-            winners[key] = upload
-    rows, collected = [], set()
-    for (student, notebook), upload in sorted(winners.items()):
-        data = upload.read()
-        status, detail = check_notebook(data, releases[notebook])
+        why = read_name(upload, lms, book, notebooks)
+        if why is None:
+            groups.setdefault((upload.student, upload.notebook), []).append(upload)
+        elif upload.student is None and upload.identities:
+            early.append(_row(upload.lms_name or " / ".join(upload.identities), "rejected", why, upload))
+        else:
+            early.append(_row(upload.student, "rejected", why, upload))
+    rows, collected, refused = [], set(), []   # refused: students whose every notebook upload is rejected
+    for (student, notebook), group in sorted(groups.items()):
+        choice = choose(group, releases[notebook])
         folder = Path(coursedir.format_path(coursedir.submitted_directory, student, exercise))
         target = folder / f"{notebook}.ipynb"
-        if target.is_file() and _digest(target.read_bytes()) == _digest(data):
+        if choice.upload is None:   # nothing readable: submitted/ keeps what it had (if anything)
+            newest, why = choice.rejected[0]
+            notes = [f"{_upload_name(u)}: {w}" for u, w in choice.rejected[1:]]
+            detail = "; ".join([why] + (["older uploads rejected too: " + "; ".join(notes)] if notes else []))
+            if target.is_file():
+                detail += "; the submission collected before stays in submitted/"
+            refused.append(_row(student, "rejected", detail, newest))
+            continue
+        upload, status, detail = choice.upload, choice.status, choice.detail
+        if target.is_file() and _digest(target.read_bytes()) == _digest(choice.data):
             status, detail = "unchanged", "the same file as the one already collected"
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            target.write_bytes(choice.data)
             (folder / "timestamp.txt").write_text(upload.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        if choice.rejected:
+            detail = "; ".join(filter(None, [detail, f"graded {_upload_name(upload)}: newer "
+                                             + "; ".join(f"upload {_upload_name(u)} rejected: {w}"
+                                                         for u, w in choice.rejected)]))
         if upload.late:
             detail = (detail + "; " if detail else "") + "marked late by the LMS"
         rows.append(_row(student, status, detail, upload))
@@ -292,25 +418,52 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
     extras = {}
     for r in early:
         if r["student"] in collected:
-            extras.setdefault(r["student"], []).append(f"{Path(r['file']).name}: {r['detail']}")
+            extras.setdefault(r["student"], []).append(f"{r['upload']}: {r['detail']}")
     for r in rows:
         if r["student"] in extras:
             r["detail"] = "; ".join(filter(None, [r["detail"], "also uploaded, ignored: " + "; ".join(extras[r["student"]])]))
-    rows += [r for r in early if r["student"] not in collected]
+    merged, nameless = {}, []   # one row per student: the newest rejected notebook names the others
+    by_time = lambda r: r["timestamp"]   # noqa: E731
+    for r in sorted(refused, key=by_time, reverse=True) + sorted(early, key=by_time, reverse=True):
+        if r["student"] in collected:
+            continue
+        if not r["student"]:
+            nameless.append(r)
+        elif r["student"] in merged:
+            first = merged[r["student"]]
+            first["detail"] += f"; also uploaded, rejected: {r['upload']}: {r['detail']}"
+        else:
+            merged[r["student"]] = r
+    rows += list(merged.values()) + nameless
     for student in sorted(set(book.students) - collected - {r["student"] for r in rows}):
         if Path(coursedir.format_path(coursedir.submitted_directory, student, exercise)).is_dir():
-            rows.append({"student": student, "status": "unchanged", "detail": "collected before", "file": "", "timestamp": ""})
+            rows.append({"student": student, "status": "unchanged", "detail": "collected before", "file": "",
+                         "timestamp": "", "upload": ""})
         else:
             rows.append({"student": student, "status": "missing", "detail": "on the roster, nothing submitted",
-                         "file": "", "timestamp": ""})
+                         "file": "", "timestamp": "", "upload": ""})
     rows.sort(key=lambda r: (r["student"] or "", r["status"]))
     write_report(rows, course_root / "reports" / exercise / "intake.csv")
     return rows
 
 
+def _detect(uploads):
+    """The LMS of the uploads; the name of a given folder counts when the names below it match no LMS
+    (`dl-course collect EX "Jane Doe_42_assignsubmission_file_"` or a shell's `export/*`)."""
+    lms = detect_lms([u.relative for u in uploads])
+    if lms in (None, "folders") and any(u.outer for u in uploads):
+        outer = [f"{u.outer}/{u.relative}" if u.outer else u.relative for u in uploads]
+        if detect_lms(outer) not in (None, "folders"):
+            for upload, name in zip(uploads, outer):
+                upload.relative = name
+            return detect_lms(outer)
+    return lms
+
+
 def _row(student, status, detail, upload):
     return {"student": student or "", "status": status, "detail": detail, "file": upload.source,
-            "timestamp": upload.timestamp.isoformat(sep=" ") if upload.timestamp else ""}
+            "timestamp": upload.timestamp.isoformat(sep=" ") if upload.timestamp else "",
+            "upload": _upload_name(upload)}
 
 
 def _digest(data):
@@ -318,15 +471,13 @@ def _digest(data):
 
 
 def _coursedir(course_root):
-    from nbgrader.apps.baseapp import NbGrader
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config() \
-        if (course_root / "nbgrader_config.py").is_file() else None
-    coursedir = CourseDirectory(config=config) if config is not None else CourseDirectory()
-    coursedir.root = str(course_root)
-    return coursedir
+    from course.coursedir import CONFIG_FILE, load_config
+
+    if not (Path(course_root) / CONFIG_FILE).is_file():
+        return CourseDirectory(root=str(Path(course_root).resolve()))
+    return CourseDirectory(config=load_config(course_root))
 
 
 def write_report(rows, path):
@@ -355,46 +506,153 @@ def format_report(rows):
 # --------------------------------------------------------------------------- nbgrader zip_collect
 
 class LMSCollectorPlugin(FileNameCollectorPlugin):
-    """`nbgrader zip_collect` with the LMS file-name presets: no regular expression to write.
+    """`nbgrader zip_collect` with the LMS file-name presets and the rules of `dl-course collect`.
 
     Configure `c.ZipCollectApp.collector_plugin = "course.grading.intake.LMSCollectorPlugin"`;
-    `c.LMSCollectorPlugin.lms` picks a preset ("" recognises it per file)."""
+    `c.LMSCollectorPlugin.lms` picks a preset ("" recognises it per archive). On its first call the
+    plugin reads every extracted file (the names as the LMS wrote them, below the folder nbgrader
+    unpacked each zip into; the times of the zip members) and decides, as `collect` does, which
+    upload of each student is graded: the newest readable one (`upload_order`). It returns that one
+    with its time stamp (strictly increasing along the order, so nbgrader's own comparison agrees)
+    and skips, with a warning naming the file and why, older uploads, files that are not a readable
+    notebook of the exercise, unknown students and names that follow no pattern."""
 
-    lms = Unicode("", help="canvas, moodle, blackboard or folders; empty: recognised from each name").tag(config=True)
+    lms = Unicode("", help="canvas, moodle, blackboard or folders; empty: recognised from the names of each archive"
+                  ).tag(config=True)
 
     def collect(self, submitted_file):
         if Path(submitted_file).suffix.lower() not in self.valid_ext:
             return None
-        relative = self._relative(submitted_file)
-        if not self.lms and detect_lms([Path(relative).name]) not in (None, "folders"):
-            relative = Path(relative).name   # nbgrader unpacks each zip into a folder of its own name
-        lms = self.lms or detect_lms([relative])
-        parsed = parse_name(relative, lms) if lms else None
-        if parsed is None:
-            self.log.warning("No LMS file-name pattern matches %s", relative)
+        decisions = self._decisions(submitted_file)
+        decision = decisions.get(str(Path(submitted_file).resolve()))
+        if decision is None:
+            self.log.warning("Skipping %s: not among the extracted files", submitted_file)
             return None
-        student = self._roster().find(parsed["identities"])
-        if student is None:
-            self.log.warning("Unknown student %s (%s): import the roster first", parsed["identities"], relative)
+        if "skip" in decision:
+            self.log.warning("Skipping %s: %s", decision["name"], decision["skip"])
             return None
-        info = {"student_id": student, "file_id": normalize_name(parsed["file"]) + ".ipynb"}
-        if parsed["timestamp"]:
-            info["timestamp"] = parsed["timestamp"].isoformat(sep=" ")
-        return info
+        return decision["info"]
 
-    def _relative(self, path):
-        """The name below the extracted folder (the part the LMS wrote)."""
-        parts = Path(path).parts
-        if "extracted" in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index("extracted"):])
-        return Path(path).name
+    # -- the whole extracted folder, read once
+
+    def _folders(self, submitted_file):
+        """(extracted folder, archive folder or None) of zip_collect."""
+        app = self.parent
+        try:
+            extracted = Path(app._format_collect_path(app.extracted_directory))
+            archive = Path(app._format_collect_path(app.archive_directory))
+        except (AttributeError, KeyError, TypeError):
+            parts = Path(submitted_file).resolve().parts
+            if "extracted" not in parts:
+                return Path(submitted_file).resolve().parent, None
+            extracted = Path(*parts[:len(parts) - parts[::-1].index("extracted")])
+            archive = extracted.parent / "archive"
+        return extracted.resolve(), archive.resolve() if archive.is_dir() else None
+
+    def _uploads(self, extracted, archive):
+        """Uploads of the extracted files, grouped by archive: {group: [Upload]}."""
+        groups = {}
+        for root, _, files in os.walk(extracted):
+            for name in sorted(files):
+                path = Path(root, name).resolve()
+                rel = path.relative_to(extracted)
+                base, zip_path = self._base(rel, extracted, archive)
+                relative = rel.relative_to(base).as_posix() if base != Path(".") else rel.as_posix()
+                upload = Upload(str(path), relative, path.read_bytes, self._mtime(path, rel, extracted, archive))
+                groups.setdefault(str(base), []).append(upload)
+        return groups
+
+    @staticmethod
+    def _zip_of(folder_rel, extracted, archive):
+        """The zip file that nbgrader unpacked into extracted/<folder_rel>, or None."""
+        for ext in (".zip", ".gz", ".tar.gz"):
+            for candidate in ([archive / (str(folder_rel) + ext)] if archive else []) + [extracted / (str(folder_rel) + ext)]:
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def _base(self, rel, extracted, archive):
+        """The outermost folder of `rel` that is an unpacked archive (its names are the LMS's), else '.'."""
+        for depth in range(1, len(rel.parts)):
+            folder = Path(*rel.parts[:depth])
+            found = self._zip_of(folder, extracted, archive)
+            if found is not None:
+                return folder, found
+        return Path("."), None
+
+    def _mtime(self, path, rel, extracted, archive):
+        """The time of the zip member that the file was unpacked from (the LMS's), else of the file
+        copied into archive/, else of the file itself."""
+        for depth in range(len(rel.parts) - 1, 0, -1):
+            folder = Path(*rel.parts[:depth])
+            found = self._zip_of(folder, extracted, archive)
+            if found is not None and zipfile.is_zipfile(found):
+                member = Path(*rel.parts[depth:]).as_posix()
+                try:
+                    with zipfile.ZipFile(found) as handle:
+                        return dt.datetime(*handle.getinfo(member).date_time)
+                except KeyError:
+                    pass
+        if archive and (archive / rel).is_file():
+            return dt.datetime.fromtimestamp((archive / rel).stat().st_mtime)
+        return dt.datetime.fromtimestamp(path.stat().st_mtime)
+
+    def _decisions(self, submitted_file):
+        if getattr(self, "_decided", None) is not None:
+            return self._decided
+        extracted, archive = self._folders(submitted_file)
+        notebooks, releases = self._releases()
+        book, decisions = self._roster(), {}
+        for group in self._uploads(extracted, archive).values():
+            lms = self.lms or detect_lms([u.relative for u in group])
+            candidates = {}
+            for upload in group:
+                if Path(upload.relative).suffix.lower() not in self.valid_ext:
+                    continue
+                entry = decisions[upload.source] = {"name": upload.relative}
+                if lms is None:
+                    entry["skip"] = "no LMS file-name pattern matches it"
+                    continue
+                if not notebooks:
+                    entry["skip"] = "no release notebook of the assignment (run nbgrader generate_assignment)"
+                    continue
+                why = read_name(upload, lms, book, notebooks)
+                if why is not None:
+                    entry["skip"] = why if upload.student else (f"{upload.lms_name or 'no name'}: {why}: import the "
+                                                                "roster first (nbgrader db student import)")
+                    continue
+                candidates.setdefault((upload.student, upload.notebook), []).append(upload)
+            for (student, notebook), uploads in sorted(candidates.items()):
+                choice = choose(uploads, releases[notebook])
+                for upload, why in choice.rejected:
+                    decisions[upload.source]["skip"] = f"not a readable notebook of this exercise: {why}"
+                for upload in choice.older:
+                    decisions[upload.source]["skip"] = (f"an older upload of {student} "
+                                                        f"({_upload_name(choice.upload)} is newer)")
+                if choice.upload is not None:
+                    decisions[choice.upload.source]["info"] = {
+                        "student_id": student, "file_id": notebook + ".ipynb",
+                        "timestamp": choice.upload.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")}
+                    if choice.rejected:
+                        self.log.warning("Collecting %s for %s: newer uploads rejected: %s", choice.upload.relative,
+                                         student, "; ".join(f"{u.relative}: {w}" for u, w in choice.rejected))
+        self._decided = decisions
+        return decisions
+
+    def _releases(self):
+        coursedir = getattr(self.parent, "coursedir", None)
+        if coursedir is None or not coursedir.assignment_id:
+            return [], {}
+        folder = Path(coursedir.format_path(coursedir.release_directory, ".", coursedir.assignment_id))
+        notebooks = sorted(p.stem for p in folder.glob("*.ipynb"))
+        return notebooks, {name: nbformat.read(folder / f"{name}.ipynb", as_version=4) for name in notebooks}
 
     def _roster(self):
         if not hasattr(self, "_book"):
             from nbgrader.api import Gradebook
             from nbgrader.coursedir import CourseDirectory
 
-            coursedir = CourseDirectory(parent=self)
+            coursedir = getattr(self.parent, "coursedir", None) or CourseDirectory(parent=self)
             with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
                 self._book = Roster([s.to_dict() for s in gb.students])
         return self._book
