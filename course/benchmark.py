@@ -5,6 +5,7 @@
     python -m course.benchmark --budgets       # also write course/grading/budgets.json (grading time budgets)
     python -m course.benchmark --grading       # serial nbgrader autograde vs dl-course grade, sandbox cost
     python -m course.benchmark --mutants       # kill rate of the hidden tests on 40 mutants per exercise
+    python -m course.benchmark --similarity    # `dl-course similarity` on 200 submissions of the largest exercise
 
 Each notebook runs in its own process (so peak memory is that run's kernel alone), on a copy in a
 temporary folder, top to bottom, hidden tests included. The metric is the `FINAL_METRIC = (name, value)`
@@ -14,6 +15,7 @@ that every notebook's closing cell sets.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -122,10 +124,13 @@ def _course_with(exercise, submissions, sandbox=True):
 
     import nbformat
 
+    from traitlets.config import Config
+
+    from course.coursedir import write_overrides
+
     course = make_course_copy([exercise])
-    if not sandbox:
-        with open(course / "nbgrader_config.py", "a") as config:
-            config.write("\nc.Sandbox.enabled = False  # benchmark only: grading without the sandbox\n")
+    if not sandbox:   # benchmark only: grading without the sandbox
+        write_overrides(course, Config({"Sandbox": {"enabled": False}}))
     nbgrader(course, "generate_assignment", exercise, "--force")
     for student, nb in submissions.items():
         folder = course / "submitted" / student / exercise
@@ -209,6 +214,168 @@ def mutation_table(exercises_to_run, count=None):
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- similarity
+
+SIMILARITY_BATCH = 200
+
+
+def _local_names(function):
+    """Parameters and names a function assigns (its local variables), not those of nested functions' bodies."""
+    args = function.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _renamed(lines, first, last, mapping):
+    """Lines first..last (1-based) with the names of `mapping` renamed where they are variables (not
+    attributes, not keyword-argument names of calls)."""
+    import io
+    import tokenize
+
+    chunk = "".join(lines[first - 1:last])
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(chunk).readline)
+              if t.type not in (tokenize.NL, tokenize.COMMENT)]
+    edits, depth, signature = [], 0, False
+    for i, tok in enumerate(tokens):
+        before = tokens[i - 1].string if i else ""
+        after = tokens[i + 1].string if i + 1 < len(tokens) else ""
+        if tok.type == tokenize.NAME and before == "def":
+            signature = True
+        if tok.string in "([{" and tok.type == tokenize.OP:
+            depth += 1
+        elif tok.string in ")]}" and tok.type == tokenize.OP:
+            depth -= 1
+            signature = signature and depth > 0
+        if tok.type == tokenize.NAME and tok.string in mapping and before != "." \
+                and not (depth > 0 and after == "=" and not signature):
+            edits.append(tok)
+    out = chunk.splitlines(keepends=True)
+    for tok in sorted(edits, key=lambda t: t.start, reverse=True):
+        row, col = tok.start
+        out[row - 1] = out[row - 1][:col] + mapping[tok.string] + out[row - 1][tok.end[1]:]
+    return out
+
+
+def disguise(source, seed=0):
+    """A solution cell as a student who copied it would hand it in: every parameter and local variable
+    renamed, the cell's functions in the reverse order, comments rewritten. Source that does not parse is
+    returned as it is."""
+    import random
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    rng = random.Random(seed)
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    pieces, start = [], 1   # top-level statements with the lines before them
+    for node in tree.body:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            mapping = {name: f"{rng.choice(['val', 'tmp', 'my', 'q', 'arg'])}_{name.lower()}_{rng.randrange(100)}"
+                       for name in sorted(_local_names(node))}
+            body = _renamed(lines, first, node.end_lineno, mapping)
+        else:
+            body = lines[first - 1:node.end_lineno]
+        before = lines[start - 1:first - 1]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pieces.append(("def", ["\n", "\n"] + [line for line in before if line.strip()] + body))
+        else:
+            pieces.append(("other", before + body))
+        start = node.end_lineno + 1
+    functions = [p for kind, p in pieces if kind == "def"][::-1]
+    ordered = [functions.pop(0) if kind == "def" else p for kind, p in pieces]
+    text = "".join(line for piece in ordered for line in piece)
+    text = "\n".join(_recomment(line, rng) for line in text.splitlines())
+    return "# my solution, worked out at night\n" + text + "\n"
+
+
+def _recomment(line, rng):
+    """A line with its comment (a `#` outside strings) replaced."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return line
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT and "###" not in tok.string:
+            return line[:tok.start[1]] + rng.choice(["# this works", "# see lecture 3", "# fixed the shapes"])
+    return line
+
+
+def similarity_batch(exercise, size=SIMILARITY_BATCH, seed=0):
+    """{student: notebook}: `size` submissions of the exercise in student form (release notebook with
+    solutions): most disguised copies of the solution (renamed, reordered, re-commented), the rest the
+    stub and each known wrong solution, some of those disguised too."""
+    import copy
+    import nbformat
+
+    from course.grading import load_wrong_solutions, notebook_path
+    from course.grading.runner import apply_wrong_solution, student_form
+
+    source = nbformat.read(notebook_path(exercise), as_version=4)
+    release = nbformat.read(notebook_path(exercise, "release"), as_version=4)
+    variants = [student_form(source, release), release]
+    variants += [student_form(apply_wrong_solution(source, w), release) for w in load_wrong_solutions(exercise)]
+    batch = {}
+    for i in range(size):
+        nb = copy.deepcopy(variants[i % len(variants)] if i % 3 else variants[0])
+        if i % 2:
+            for cell in nb.cells:
+                if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                    cell.source = disguise(cell.source, seed=seed * 100003 + i)
+        batch[f"student{i:03d}"] = nb
+    return batch
+
+
+def largest_exercise():
+    """The exercise with the most solution code (characters in its solution cells)."""
+    import nbformat
+
+    from course.grading import exercises, nbgrader_meta, notebook_path
+
+    def size(exercise):
+        nb = nbformat.read(notebook_path(exercise), as_version=4)
+        return sum(len(c.source) for c in nb.cells if nbgrader_meta(c).get("solution"))
+
+    return max(exercises(), key=size)
+
+
+def similarity_benchmark(exercise=None, size=SIMILARITY_BATCH):
+    """Wall and CPU time of `dl-course similarity` (fingerprints, all pairs, CSV and HTML) on `size` synthetic
+    submissions (written first, not timed). It runs in one process: a second core does not change it."""
+    import nbformat
+
+    from course.grading import make_course_copy, similarity
+    from course.grading.notebooks import ROOT
+
+    exercise = exercise or largest_exercise()
+    course = make_course_copy([exercise])
+    try:
+        shutil.copytree(Path(ROOT, "release", exercise), course / "release" / exercise)
+        for student, nb in similarity_batch(exercise, size).items():
+            folder = course / "submitted" / student / exercise
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{exercise}.ipynb")
+        start, cpu = time.perf_counter(), time.process_time()
+        result = similarity.write(exercise, course_root=course)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+    return {"exercise": exercise, "submissions": len(result.submissions), "pairs": len(result.pairs),
+            "flagged": len(result.flagged), "wall_s": wall, "cpu_s": cpu}
+
+
 def main(argv=None):
     from course.grading import ROOT, exercises
 
@@ -223,15 +390,23 @@ def main(argv=None):
                         help="grade the benchmark's draw of mutants per exercise; print the kill-rate table")
     parser.add_argument("--count", type=int, default=None,
                         help="with --mutants: mutants per exercise (default: the benchmark's 40; the first N of its draw)")
+    parser.add_argument("--similarity", action="store_true",
+                        help="time `dl-course similarity` on 200 synthetic submissions of the exercise with the most "
+                             "solution code (or of the exercise given)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one exercise, print JSON
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one)))
         return 0
-    from course.helpers import resolve_data_dir
+    from course.coursedir import absolute_data_dir
 
-    if os.environ.get("COURSE_DATA_DIR"):   # the kernels run in other folders: relative to the course root
-        os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
+    absolute_data_dir(ROOT)   # the kernels run in other folders: relative to the course root
+    if args.similarity:
+        row = similarity_benchmark(args.exercise[0] if args.exercise else None)
+        print(f"Similarity benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}: "
+              f"{row['submissions']} submissions of {row['exercise']}, {row['pairs']} pairs with common code, "
+              f"{row['flagged']} flagged: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU (one process)")
+        return 0
     if args.mutants:
         print(f"Mutation benchmark: {cpu_name()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
         print(mutation_table(args.exercise or exercises(), count=args.count))

@@ -3,8 +3,10 @@
 The page (`reports/<exercise>/report.html`, figures embedded as PNG) shows the score histogram,
 the pass rate of every test cell with the hardest parts first, the grading time per submission,
 and the submissions that need a human: flagged (cell and reason), rejected (why), timed out or
-restarted, and the students on the roster who submitted nothing. It reads the gradebook, the
-grading records in `autograde/` and the intake report.
+restarted, the students on the roster who submitted nothing, and the pairs of submissions whose
+own code is unusually alike (`course.grading.similarity`, which writes similarity.csv and
+similarity.html next to the page; for review, no grade changes). It reads the gradebook, the
+grading records in `autograde/`, the intake report and the submitted notebooks.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import base64
 import csv
 import html
 import io
+import os
 from pathlib import Path
 
 import nbformat
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import records
-from .engine import course_directory, load_config
+from course.coursedir import load_config
+
+from .engine import course_directory
+from .records import GradingRecord
 
 
 def gather(exercise, course_root):
@@ -45,12 +50,11 @@ def gather(exercise, course_root):
     for student, info in students.items():
         folder = Path(coursedir.format_path(coursedir.autograded_directory, student, exercise))
         for path in sorted(folder.glob("*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
-            record = records.record(nb)
-            info["flags"] += records.entries(nb, "flags")
-            info["events"] += [e for e in records.entries(nb, "events") if e.get("kind") != "output_cut"]
-            info["rejected"] = info["rejected"] or record.get("rejected")
-            info["wall_s"] = (info["wall_s"] or 0) + record.get("timing", {}).get("wall_s", 0)
+            record = GradingRecord.load(nbformat.read(path, as_version=4))
+            info["flags"] += list(record.flags)
+            info["events"] += [e for e in record.events if e.get("kind") != "output_cut"]
+            info["rejected"] = info["rejected"] or record.rejected or None
+            info["wall_s"] = (info["wall_s"] or 0) + record.timing.get("wall_s", 0)
     intake = Path(coursedir.root, "reports", exercise, "intake.csv")
     missing, intake_rejected = [s for s in roster if s not in students], {}
     if intake.is_file():
@@ -60,7 +64,34 @@ def gather(exercise, course_root):
                     intake_rejected[row["student"] or row["file"]] = row["detail"]
     missing = [s for s in missing if s not in intake_rejected]
     return {"exercise": exercise, "max_score": maximum, "cells": cells, "students": students,
-            "missing": missing, "intake_rejected": intake_rejected}
+            "missing": missing, "intake_rejected": intake_rejected, "similar": similar_pairs(exercise, course_root)}
+
+
+def similar_pairs(exercise, course_root):
+    """The flagged pairs of `dl-course similarity` (run here: it writes reports/<exercise>/similarity.*)."""
+    from . import similarity
+
+    try:
+        result = similarity.write(exercise, course_root)
+    except ValueError as error:
+        return {"pairs": [], "html": None, "threshold": None, "note": str(error)}
+    return {"pairs": [(p.a.student, p.b.student, p.score, len(p.shared)) for p in result.flagged],
+            "html": result.html_path, "link": result.html_path.name, "threshold": result.settings.threshold,
+            "compared": len(result.submissions), "note": ""}
+
+
+def similar_section(similar):
+    """The report's "Similar pairs" section (empty when the data has no similarity results)."""
+    if not similar:
+        return ""
+    if similar["html"] is None:
+        return f"<h2>Similar pairs</h2><p>Not compared: {html.escape(similar['note'])}</p>"
+    rows = [(a, b, f"{score:.2f}", shared) for a, b, score, shared in similar["pairs"]]
+    table = _table("Similar pairs", ["student", "student", "score", "common fingerprints"], rows)
+    link = html.escape(similar.get("link") or similar["html"].name)
+    return (table + f"<p>{similar['compared']} submissions compared, release code removed; pairs whose score is "
+                    f"at least {similar['threshold']:g} are listed, for review (no grade was changed). "
+                    f"<a href=\"{link}\">Matching lines side by side</a>; every pair in similarity.csv.</p>")
 
 
 def _png(fig):
@@ -148,6 +179,7 @@ def render(data):
     parts.append(_table("Rejected", ["student or file", "reason"], rejected))
     parts.append(_table("Timed out, kernel replaced or not run", ["student", "cell", "event", "detail"], events))
     parts.append(_table("Missing (on the roster, nothing submitted)", ["student"], [(s,) for s in data["missing"]]))
+    parts.append(similar_section(data.get("similar")))
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(data['exercise'])} report</title>"
@@ -159,5 +191,7 @@ def write_report(exercise, course_root=".", output=None):
     data = gather(exercise, course_root)
     path = Path(output) if output else Path(course_root, "reports", exercise, "report.html")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if data["similar"].get("html"):
+        data["similar"]["link"] = os.path.relpath(Path(data["similar"]["html"]).resolve(), path.resolve().parent)
     path.write_text(render(data))
     return path

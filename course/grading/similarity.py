@@ -1,0 +1,539 @@
+"""Similar submissions: `dl-course similarity EXERCISE`, pairs of students whose code is unusually alike.
+
+A flag for a human to look at, never a grade change: this module only reads
+`submitted/<student>/<exercise>/<exercise>.ipynb` and the release notebook, and writes
+`reports/<exercise>/similarity.csv` and `similarity.html`. It never opens the gradebook.
+
+Decisions (nbgrader #1837; the design's "fingerprints of normalized tokens, release code removed first"):
+
+- **Own winnowing, no dependency.** MOSS's winnowing (Schleimer, Wilkerson, Aiken 2003) is about a hundred
+  lines; `copydetect` would add a package (and its own tokenizer via pygments) for the same algorithm,
+  without knowing notebooks, nbgrader cells or the release's boilerplate.
+- **What counts as the student's code.** The code cells of the submission, minus every cell whose text is
+  that of a release test or locked cell (the submitted nbgrader metadata is not trusted: it may be missing,
+  garbled, or set by a student to hide a cell), minus lines between hidden-test markers (never shown), minus
+  IPython magics and `!` shell lines. Then every *line* whose normalized tokens are those of a line of the
+  release notebook (stubs, signatures, setup, try-it and test cells) is dropped, and finally every
+  fingerprint the release notebook itself has: shared boilerplate does not count, whatever it was renamed to.
+- **Tokens.** Python's `tokenize`; comments, docstrings (string statements), NEWLINE/NL/INDENT/DEDENT
+  dropped; numbers -> `N`, strings (f-strings included) -> `S`; names -> `V` except keywords, builtins,
+  attribute names (after a dot: `np.maximum`, `.T`), keyword-argument names of calls (`axis=`, `keepdims=`)
+  and the names the release notebook imports (`np`, `keras`, `helpers` ...). So renamed variables,
+  parameters and functions, changed comments and reformatting change nothing; the API a student chose
+  (`np.logaddexp` or `1 / (1 + np.exp(-z))`) still does.
+- **Fingerprints.** k-grams of `k` = 12 normalized tokens (about one or two statements: shorter ones are
+  shared by any two correct solutions), hashed with BLAKE2b (the same on every run and machine), winnowed
+  with a window of `w` = 6 k-grams (the rightmost minimum of each window). Every common run of at least
+  w + k - 1 = 17 tokens is certain to share a fingerprint. A submission is a *set* of fingerprints, so
+  reordered functions or cells lose only the few k-grams that straddle a boundary.
+- **Score** of a pair = |common fingerprints| / min(|A|, |B|): the share of the smaller submission found in
+  the other (a student who copied half of the exercise and wrote nothing else still scores high; Jaccard
+  would halve that). The CSV also gives both sizes, so Jaccard can be computed from it.
+- **Flagged** when the score is at least `threshold` (0.5) and the smaller side has at least
+  `min_fingerprints` (8) fingerprints: a submission that is almost all release code (a stub) or a single
+  one-line function cannot be "copied". Measured on ex01_numpy_dnn (tests/test_similarity.py): a copy
+  with every parameter and local renamed, functions reordered and comments rewritten scores 0.90 against
+  the reference solution (the k-grams across the moved function boundaries are lost); an independently
+  written correct solution scores 0.03 against both (k = 8 .. 20 and w = 4 .. 10 keep 0.88-0.91 against
+  at most 0.07).
+- **Common code.** `common_limit` (MOSS's -m) ignores fingerprints that more than that many submissions
+  share (0, the default: none ignored), in the counts and the score alike. Set it for large classes where
+  a textbook idiom is everywhere.
+- **Cost.** Tokenizing is linear in the code; the pairs are all n (n - 1) / 2 set intersections (in C),
+  and the matching lines are worked out for the flagged pairs only. `python -m course.benchmark
+  --similarity` measures 200 submissions of the largest exercise.
+- **Matching lines.** For a flagged pair, the shared fingerprints are taken in the order of the first
+  student's code and merged into passages where they also follow each other in the second's; each passage
+  is shown side by side (cell and line numbers, `html.escape`d code) for the first `shown_pairs` pairs.
+
+Settings: `c.Similarity.threshold`, `.k`, `.window`, `.min_fingerprints`, `.common_limit`, `.shown_pairs`
+in the course's nbgrader_config.py (read with `course.coursedir.load_config`), `--threshold` on the command line.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import csv
+import hashlib
+import html
+import io
+import itertools
+import keyword
+import time
+import tokenize
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets import Float, Integer
+from traitlets.config import Configurable
+
+from .notebooks import HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUTION_END, python_source
+from .repair import NotGradable, normalized, read_submission
+
+BUILTINS = frozenset(dir(builtins))
+SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+           tokenize.ENDMARKER}
+
+
+class Similarity(Configurable):
+    """Settings of `dl-course similarity` (`c.Similarity.*` in nbgrader_config.py)."""
+
+    threshold = Float(0.5, help="Flag a pair whose score (common fingerprints / those of the smaller "
+                                "submission) is at least this (0..1).").tag(config=True)
+    k = Integer(12, help="Tokens per k-gram (shorter common runs are ignored).").tag(config=True)
+    window = Integer(6, help="Winnowing window in k-grams: common runs of window + k - 1 tokens are "
+                             "always found.").tag(config=True)
+    min_fingerprints = Integer(8, help="Never flag a pair whose smaller submission has fewer fingerprints "
+                                       "(after the release's code is removed).").tag(config=True)
+    common_limit = Integer(0, help="Ignore fingerprints shared by more than this many submissions "
+                                   "(0: ignore none).").tag(config=True)
+    shown_pairs = Integer(50, help="Flagged pairs shown side by side in similarity.html (all are in the "
+                                   "CSV).").tag(config=True)
+
+
+# ----------------------------------------------------------------------------- tokens
+
+@dataclass
+class Code:
+    """The code of one notebook as a listing of lines and a stream of normalized tokens."""
+
+    lines: list = field(default_factory=list)    # [(cell index, line number in the cell, text)]
+    tokens: list = field(default_factory=list)   # normalized token strings
+    where: list = field(default_factory=list)    # per token: its index in `lines`
+
+
+def _plain_lines(source):
+    """[(line number, line)] of a cell without magics, shell lines and hidden-test blocks (blanked, so the
+    line numbers stay those of the cell)."""
+    if source.lstrip().startswith("%%"):
+        return []
+    kept, hidden = [], False
+    for number, line in enumerate(source.splitlines(), 1):
+        stripped = line.strip()
+        if HIDDEN_BEGIN in line or HIDDEN_END in line:
+            hidden = HIDDEN_BEGIN in line
+            kept.append((number, ""))
+        elif hidden or stripped.startswith(("%", "!")) or stripped in (SOLUTION_BEGIN, SOLUTION_END):
+            kept.append((number, ""))
+        else:
+            kept.append((number, line))
+    return kept
+
+
+def _raw_tokens(text):
+    """tokenize's tokens of `text`; a cell that does not tokenize (IPython syntax, a syntax error) is
+    transformed as IPython would, else tokenized line by line, skipping the lines that fail."""
+    try:
+        return list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    transformed = python_source(text)
+    if transformed != text and transformed.count("\n") == text.count("\n"):
+        try:
+            return list(tokenize.generate_tokens(io.StringIO(transformed).readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            pass
+    found = []
+    for row, line in enumerate(text.splitlines(), 1):
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue
+        found += [t._replace(start=(row, t.start[1]), end=(row, t.end[1])) for t in tokens]
+    return found
+
+
+def normalize_tokens(text, keep=frozenset()):
+    """[(row, normalized token)] of Python source `text`; `keep`: names kept as they are (imported modules)."""
+    raw = [t for t in _raw_tokens(text) if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING)
+           and not (t.type == tokenize.ERRORTOKEN and not t.string.strip())]
+    out, depth, in_signature, previous = [], 0, False, None
+    for i, tok in enumerate(raw):
+        if tok.type in SKIPPED:
+            previous = tok
+            continue
+        nxt = raw[i + 1] if i + 1 < len(raw) else None
+        if tok.type == tokenize.STRING:
+            statement = previous is None or previous.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+            if statement and nxt is not None and nxt.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                previous = tok    # a docstring or a string standing alone: a comment
+                continue
+            value = "S"
+        elif tok.type == tokenize.NUMBER:
+            value = "N"
+        elif tok.type == tokenize.NAME:
+            if previous is not None and previous.string == "def":
+                in_signature = True
+            if keyword.iskeyword(tok.string) or tok.string in BUILTINS or tok.string in keep:
+                value = tok.string
+            elif previous is not None and previous.string == ".":
+                value = tok.string   # an attribute: the API used
+            elif depth > 0 and not in_signature and nxt is not None and nxt.string == "=":
+                value = tok.string   # a keyword argument's name
+            else:
+                value = "V"
+        else:
+            value = tok.string
+            if value in ("(", "[", "{"):
+                depth += 1
+            elif value in (")", "]", "}"):
+                depth = max(0, depth - 1)
+                if depth == 0:
+                    in_signature = False
+        out.append((tok.start[0], value))
+        previous = tok
+    return out
+
+
+def imported_names(cells):
+    """Names that the import statements of these code cells bind (`np`, `plt`, `keras`, `helpers` ...)."""
+    names = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(python_source(cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names |= {a.asname or a.name for a in node.names if a.name != "*"}
+    return frozenset(names)
+
+
+def notebook_code(cells, keep=frozenset(), drop_lines=frozenset()):
+    """The Code of these code cells: lines whose normalized tokens are in `drop_lines` left out."""
+    code = Code()
+    for index, cell in cells:
+        kept = _plain_lines(cell.source)
+        texts = {number: line for number, line in kept}
+        rows = {}
+        for row, value in normalize_tokens("\n".join(line for _, line in kept) + "\n", keep):
+            rows.setdefault(row, []).append(value)
+        for row in sorted(rows):
+            if tuple(rows[row]) in drop_lines:
+                continue
+            code.lines.append((index, row, texts.get(row, "")))
+            code.tokens += rows[row]
+            code.where += [len(code.lines) - 1] * len(rows[row])
+    return code
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+def kgram_hashes(tokens, k):
+    """64-bit BLAKE2b hash of every k-gram of the token list (stable across runs and machines)."""
+    joined = ["\x1f".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
+    return [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") for g in joined]
+
+
+def winnow(hashes, window):
+    """{hash: [positions]} that winnowing selects: the rightmost minimum of every window of `window` hashes
+    (all of them when there are fewer than a window)."""
+    selected, queue = {}, deque()   # queue: positions whose hashes increase (a monotone queue)
+    last = None
+    if len(hashes) < window:
+        for position, value in enumerate(hashes):
+            selected.setdefault(value, []).append(position)
+        return selected
+    for position, value in enumerate(hashes):
+        while queue and hashes[queue[-1]] >= value:
+            queue.pop()
+        queue.append(position)
+        if queue[0] <= position - window:
+            queue.popleft()
+        if position >= window - 1 and queue[0] != last:
+            last = queue[0]
+            selected.setdefault(hashes[last], []).append(last)
+    return selected
+
+
+@dataclass
+class Submission:
+    student: str
+    code: Code
+    prints: dict          # {hash: [k-gram start positions]}
+    spans: dict = field(default_factory=dict)   # {hash: (first, last) listing indices of its first k-gram}
+    rank: dict = field(default_factory=dict)    # {hash: order of its first k-gram in the code}
+
+    def index(self, k):
+        """Fill `spans` and `rank` (once: every pair of this submission uses them)."""
+        where, last = self.code.where, len(self.code.where) - 1
+        firsts = sorted((positions[0], h) for h, positions in self.prints.items())
+        self.rank = {h: i for i, (_, h) in enumerate(firsts)}
+        self.spans = {h: (where[p], where[min(p + k - 1, last)]) for p, h in firsts}
+        return self
+
+
+@dataclass
+class Release:
+    keep: frozenset       # names kept as they are
+    lines: frozenset      # normalized token tuples of its lines
+    prints: frozenset     # its fingerprints (every k-gram)
+    texts: frozenset      # normalized text of its code cells (test and locked cells among them)
+
+
+def read_release(nb, k):
+    """What a submission shares with every other by construction: the release notebook's code."""
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    keep = imported_names(cells)
+    lines, prints = set(), set()
+    for cell in cells:
+        rows = {}
+        for row, value in normalize_tokens("\n".join(line for _, line in _plain_lines(cell.source)) + "\n", keep):
+            rows.setdefault(row, []).append(value)
+        lines |= {tuple(values) for values in rows.values()}
+        prints |= set(kgram_hashes([v for row in sorted(rows) for v in rows[row]], k))
+    texts = frozenset(normalized(_without_hidden(c.source)) for c in cells)
+    return Release(keep, frozenset(lines), frozenset(prints), texts)
+
+
+def _without_hidden(source):
+    return "\n".join(line for _, line in _plain_lines(source))
+
+
+def fingerprint(student, nb, release, k, window):
+    """The Submission of one student's notebook: its own code's fingerprints, the release's removed. A cell
+    with the text of a release code cell (a test or locked cell, a try-it cell left as it was) is left out
+    whatever its metadata says; of the other cells, the lines of the release are left out."""
+    cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"
+             and normalized(_without_hidden(c.source)) not in release.texts]
+    code = notebook_code(cells, release.keep, release.lines)
+    prints = winnow(kgram_hashes(code.tokens, k), window)
+    return Submission(student, code, {h: p for h, p in prints.items() if h not in release.prints}).index(k)
+
+
+# ----------------------------------------------------------------------------- pairs
+
+@dataclass
+class Pair:
+    a: Submission
+    b: Submission
+    shared: frozenset
+    score: float
+    flagged: bool
+    passages: list = field(default_factory=list)   # [((first, last) in a, (first, last) in b)] listing indices
+
+
+def score(shared, size_a, size_b):
+    """|shared| / min(|A|, |B|) (0 when either has no fingerprint)."""
+    smaller = min(size_a, size_b)
+    return shared / smaller if smaller else 0.0
+
+
+def passages(a, b, shared):
+    """Line ranges that match, side by side: [((first, last) in a, (first, last) in b)], the shared
+    fingerprints taken in the order of `a`'s code and merged while they also follow each other in `b`'s
+    code (or overlap there). Listing indices (`Code.lines`), inclusive."""
+    found = []
+    spans_a, spans_b = a.spans, b.spans
+    a0 = a1 = b0 = b1 = None
+    for h in sorted(shared, key=a.rank.__getitem__):
+        x0, x1 = spans_a[h]
+        y0, y1 = spans_b[h]
+        if a0 is not None and x0 <= a1 + 1 and b0 - 1 <= y0 <= b1 + 1:
+            if x1 > a1:
+                a1 = x1
+            if y0 < b0:
+                b0 = y0
+            if y1 > b1:
+                b1 = y1
+            continue
+        if a0 is not None:
+            found.append(((a0, a1), (b0, b1)))
+        a0, a1, b0, b1 = x0, x1, y0, y1
+    if a0 is not None:
+        found.append(((a0, a1), (b0, b1)))
+    return found
+
+
+def compare(submissions, settings):
+    """Every pair of submissions with a common fingerprint, highest score first."""
+    holders = {}
+    for s in submissions:
+        for h in s.prints:
+            holders[h] = holders.get(h, 0) + 1
+    common = {h for h, n in holders.items() if settings.common_limit and n > settings.common_limit}
+    sets = [frozenset(s.prints) - common for s in submissions]
+    pairs = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(submissions), 2):
+        shared = sets[i] & sets[j]
+        if not shared:
+            continue
+        value = score(len(shared), len(sets[i]), len(sets[j]))
+        flagged = value >= settings.threshold and min(len(sets[i]), len(sets[j])) >= settings.min_fingerprints
+        pairs.append(Pair(a, b, shared, value, flagged))
+    pairs.sort(key=lambda p: (-p.score, p.a.student, p.b.student))
+    for pair in pairs:
+        if pair.flagged:
+            pair.passages = passages(pair.a, pair.b, pair.shared)
+    return pairs
+
+
+# ----------------------------------------------------------------------------- the course
+
+@dataclass
+class Result:
+    exercise: str
+    settings: Similarity
+    submissions: list
+    pairs: list
+    unreadable: dict      # {student: reason}
+    seconds: float
+    csv_path: Path | None = None
+    html_path: Path | None = None
+
+    @property
+    def flagged(self):
+        return [p for p in self.pairs if p.flagged]
+
+
+def settings_for(course_root, **overrides):
+    """The course's Similarity settings (nbgrader_config.py), with `overrides` (None values ignored)."""
+    from course.coursedir import load_config
+
+    settings = Similarity(config=load_config(course_root))
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(settings, name, value)
+    if not 0 <= settings.threshold <= 1:
+        raise ValueError(f"the similarity threshold must be between 0 and 1, got {settings.threshold}")
+    if settings.k < 1 or settings.window < 1:
+        raise ValueError(f"k and window must be at least 1, got k={settings.k}, window={settings.window}")
+    return settings
+
+
+def analyse(exercise, course_root=".", **overrides):
+    """Fingerprint every submission of `exercise` and compare all pairs; returns a Result (writes nothing)."""
+    from course.coursedir import load_config
+
+    from .engine import course_directory, submitted_students
+
+    start = time.perf_counter()
+    settings = settings_for(course_root, **overrides)
+    coursedir = course_directory(load_config(course_root))
+    release_path = Path(coursedir.format_path(coursedir.release_directory, ".", exercise), f"{exercise}.ipynb")
+    if not release_path.is_file():
+        raise ValueError(f"unknown exercise {exercise!r}: no release notebook {release_path} "
+                         f"(run `nbgrader generate_assignment {exercise}`)")
+    release = read_release(read_submission(release_path.read_text()), settings.k)
+    students = submitted_students(coursedir, exercise)
+    if not students:
+        raise ValueError(f"no submissions of {exercise!r} in "
+                         f"{coursedir.format_path(coursedir.submitted_directory, '<student>', exercise)}")
+    submissions, unreadable = [], {}
+    for student in students:
+        path = Path(coursedir.format_path(coursedir.submitted_directory, student, exercise), f"{exercise}.ipynb")
+        try:
+            if not path.is_file():
+                raise NotGradable(f"no {path.name} in the submitted folder")
+            nb = read_submission(path.read_text(errors="replace"))
+        except NotGradable as error:
+            unreadable[student] = str(error)
+            continue
+        submissions.append(fingerprint(student, nb, release, settings.k, settings.window))
+    pairs = compare(submissions, settings)
+    return Result(exercise, settings, submissions, pairs, unreadable, time.perf_counter() - start)
+
+
+def _ranges(submission, spans):
+    """'cell 7 lines 2-5; cell 12 lines 1-3' of listing ranges."""
+    parts = []
+    for first, last in spans:
+        (c0, l0, _), (c1, l1, _) = submission.code.lines[first], submission.code.lines[last]
+        parts.append(f"cell {c0} line {l0}-{l1}" if c0 == c1 else f"cell {c0} line {l0} - cell {c1} line {l1}")
+    return "; ".join(parts)
+
+
+CSV_COLUMNS = ["student_a", "student_b", "score", "shared_fingerprints", "fingerprints_a", "fingerprints_b",
+               "flagged", "lines_a", "lines_b"]
+
+
+def write_csv(result, path):
+    """One row per pair with a common fingerprint, highest score first."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for p in result.pairs:
+            writer.writerow([p.a.student, p.b.student, f"{p.score:.3f}", len(p.shared), len(p.a.prints),
+                             len(p.b.prints), "yes" if p.flagged else "no",
+                             _ranges(p.a, [s for s, _ in p.passages]), _ranges(p.b, [s for _, s in p.passages])])
+
+
+def _listing(submission, first, last):
+    rows = []
+    for cell, line, text in submission.code.lines[first:last + 1]:
+        rows.append(f"<span class='n'>[{cell}] {line:>3}</span> {html.escape(text)}")
+    return "<pre>" + "\n".join(rows) + "</pre>"
+
+
+def anchor(pair):
+    """The id of a pair's section in similarity.html."""
+    return "pair-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{pair.a.student}--{pair.b.student}")
+
+
+def render_html(result):
+    """similarity.html: the settings, the flagged pairs, and each shown pair's matching lines side by side."""
+    s, flagged = result.settings, result.flagged
+    parts = [f"<h1>Similar submissions: {html.escape(result.exercise)}</h1>",
+             f"<p>{len(result.submissions)} submissions compared ({len(result.pairs)} pairs with common code), "
+             f"{len(flagged)} pairs at or above the threshold {s.threshold:g}. The release notebook's code is "
+             f"removed first; tokens are normalized (names, numbers, strings), fingerprints are winnowed "
+             f"{s.k}-grams (window {s.window}); score = common fingerprints / fingerprints of the smaller "
+             f"submission. <b>A flag for review: no grade was changed.</b></p>"]
+    if result.unreadable:
+        parts.append("<h2>Not compared</h2><ul>" + "".join(
+            f"<li>{html.escape(st)}: {html.escape(why)}</li>" for st, why in sorted(result.unreadable.items()))
+            + "</ul>")
+    if flagged:
+        rows = "".join(f"<tr><td><a href='#{anchor(p)}'>{html.escape(p.a.student)} / {html.escape(p.b.student)}</a>"
+                       f"</td><td>{p.score:.2f}</td><td>{len(p.shared)}</td><td>{len(p.a.prints)} / {len(p.b.prints)}"
+                       f"</td></tr>" for p in flagged)
+        parts.append(f"<h2>Flagged pairs ({len(flagged)})</h2><table><tr><th>students</th><th>score</th>"
+                     f"<th>common fingerprints</th><th>fingerprints</th></tr>{rows}</table>")
+    else:
+        parts.append("<h2>Flagged pairs</h2><p>None.</p>")
+    for p in flagged[:s.shown_pairs]:
+        body = "".join(f"<tr><td>{_listing(p.a, *sa)}</td><td>{_listing(p.b, *sb)}</td></tr>" for sa, sb in p.passages)
+        parts.append(f"<h2 id='{anchor(p)}'>{html.escape(p.a.student)} / {html.escape(p.b.student)}: "
+                     f"{p.score:.2f}</h2><table class='side'><tr><th>{html.escape(p.a.student)}</th>"
+                     f"<th>{html.escape(p.b.student)}</th></tr>{body}</table>")
+    if len(flagged) > s.shown_pairs:
+        parts.append(f"<p>{len(flagged) - s.shown_pairs} more flagged pairs are in similarity.csv "
+                     f"(c.Similarity.shown_pairs).</p>")
+    style = ("body{font-family:sans-serif;max-width:80em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
+             "table.side td{width:50%}pre{margin:0;white-space:pre-wrap}.n{color:#999}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(result.exercise)} similarity"
+            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write(exercise, course_root=".", output_dir=None, **overrides):
+    """Analyse the exercise and write similarity.csv and similarity.html (default reports/<exercise>/)."""
+    result = analyse(exercise, course_root, **overrides)
+    folder = Path(output_dir) if output_dir else Path(course_root, "reports", exercise)
+    folder.mkdir(parents=True, exist_ok=True)
+    result.csv_path, result.html_path = folder / "similarity.csv", folder / "similarity.html"
+    write_csv(result, result.csv_path)
+    result.html_path.write_text(render_html(result))
+    return result
+
+
+def format_table(result, limit=20):
+    """A short on-screen table of the flagged pairs."""
+    flagged = result.flagged
+    lines = [f"{result.exercise}: {len(result.submissions)} submissions, {len(flagged)} pairs at or above "
+             f"{result.settings.threshold:g} ({result.seconds:.1f} s)"]
+    if flagged:
+        wa = max([len("student")] + [len(p.a.student) for p in flagged[:limit]])
+        wb = max([len("student")] + [len(p.b.student) for p in flagged[:limit]])
+        lines.append(f"  {'student':<{wa}}  {'student':<{wb}}  score  common")
+        lines += [f"  {p.a.student:<{wa}}  {p.b.student:<{wb}}  {p.score:5.2f}  {len(p.shared):6d}"
+                  for p in flagged[:limit]]
+        if len(flagged) > limit:
+            lines.append(f"  ... and {len(flagged) - limit} more")
+    for student, why in sorted(result.unreadable.items()):
+        lines.append(f"  not compared: {student}: {why}")
+    return "\n".join(lines)
