@@ -1,13 +1,13 @@
 """nbgrader configuration; the repository root is the course root."""
 import os
-import sys
+
+from course.coursedir import put_tools_on_path
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 # nbgrader runs `alembic` by name when it creates a gradebook: take this environment's, also when the
 # environment is not activated (`.venv/bin/nbgrader ...`, `.venv/bin/jupyter lab`).
-if os.path.dirname(sys.executable) not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+put_tools_on_path()
 
 c.CourseDirectory.course_id = "dl-course"             # course name in the exchange and the gradebook
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # this folder (source/, release/, ...)
@@ -17,7 +17,8 @@ c.CourseDirectory.submitted_directory = "submitted"   # collected or uploaded su
 c.CourseDirectory.autograded_directory = "autograde"  # nbgrader autograde output (not committed)
 c.CourseDirectory.feedback_directory = "feedback"     # HTML feedback for students (not committed)
 # SQLite gradebook in the course root (not committed), by absolute path so that every tool finds the
-# same one wherever it runs; PostgreSQL for a shared hub: "postgresql://user@host/dbname" (README).
+# same one wherever it runs; PostgreSQL for a shared hub: "postgresql+psycopg://user@host/dbname" (psycopg 3,
+# installed with the course; docs/instructors.md "PostgreSQL").
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
 
 c.Execute.timeout = 300           # seconds per cell; the heaviest training cell takes well under 100 s on a 2-core CPU
@@ -31,7 +32,7 @@ c.Autograde.sanitize_preprocessors = [
     "course.grading.sandbox.RequireSandbox",
     "course.grading.repair.RepairMetadata",
     "course.grading.tamper.FlagTampering",
-    "course.grading.engine.RecordSubmission",
+    "course.grading.records.RecordSubmission",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -66,6 +67,6 @@ c.ExportApp.plugin_class = "course.grading.export.StatusCsvExport"
 
 # The exchange (release_assignment, fetch_assignment, submit, collect, feedback) lives in the course
 # folder, so that it works on one machine out of the box (git-ignored). On a shared JupyterHub, point
-# it at a folder every user can reach, e.g. "/srv/nbgrader/exchange" (README: "The exchange").
+# it at a folder every user can reach, e.g. "/srv/nbgrader/exchange" (docs/instructors.md: "The exchange").
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 c.Exchange.timezone = "UTC"

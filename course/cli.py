@@ -4,6 +4,8 @@
     dl-course grade EXERCISE             grade every new or changed submission in parallel (or on a Dask cluster)
     dl-course report EXERCISE            one HTML page: scores, hardest tests, times, flagged/rejected/missing
     dl-course mutants EXERCISE           how many wrong solutions the hidden tests catch
+    dl-course similarity EXERCISE        pairs of submissions whose own code is unusually alike (for review)
+    dl-course docs                       build the course website (docs/ and the release notebooks) offline
 
 Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
 `export`, the formgrader), configured by the course's nbgrader_config.py. Run a verb with --help.
@@ -12,28 +14,22 @@ Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-
-def _course_root(path):
-    root = Path(path).resolve()
-    if not (root / "nbgrader_config.py").is_file():
-        raise SystemExit(f"dl-course: {root} is not a course root (no nbgrader_config.py); run it in the course "
-                         f"folder or give --course")
-    return root
+from course.coursedir import load_config, put_tools_on_path, require_root
 
 
 def cmd_collect(args):
     """Collect uploads (zip files and folders from Canvas, Moodle, Blackboard, Colab or e-mail) into submitted/."""
     from course.grading import intake
 
-    rows = intake.collect(args.exercise, args.paths, course_root=_course_root(args.course), lms=args.lms,
+    rows = intake.collect(args.exercise, args.paths, course_root=require_root(args.course), lms=args.lms,
                           roster=args.roster)
     print(intake.format_report(rows))
     print(f"Intake report: {Path(args.course, 'reports', args.exercise, 'intake.csv')}")
-    return 1 if any(r["status"] == "rejected" for r in rows) else 0
+    # a rejected student, or a newer upload passed over for an older readable one: both need a look
+    return 1 if any(r["status"] == "rejected" or "rejected:" in r["detail"] for r in rows) else 0
 
 
 def cmd_grade(args):
@@ -41,8 +37,8 @@ def cmd_grade(args):
     from course.grading import engine
     from course.grading.sandbox import Sandbox, SandboxUnavailable, bwrap_problem, INSTALL_HINT
 
-    root = _course_root(args.course)
-    sandbox = Sandbox(config=engine.load_config(root))
+    root = require_root(args.course)
+    sandbox = Sandbox(config=load_config(root))
     if sandbox.enabled and not args.scheduler and bwrap_problem(sandbox.bwrap):
         raise SandboxUnavailable(f"Grading stopped: {bwrap_problem(sandbox.bwrap)}. To grade, {INSTALL_HINT}.")
     summary = engine.grade(args.exercise, course_root=root, students=args.student or None, workers=args.workers,
@@ -59,7 +55,7 @@ def cmd_report(args):
     """Write the instructor's HTML report of an exercise."""
     from course.grading.report import write_report
 
-    path = write_report(args.exercise, course_root=_course_root(args.course), output=args.output)
+    path = write_report(args.exercise, course_root=require_root(args.course), output=args.output)
     print(f"Report: {path}")
     return 0
 
@@ -73,6 +69,26 @@ def cmd_mutants(args):
     for result in results:
         print(mutants.format_run(result))
     return 1 if any(r.survived for r in results) else 0
+
+
+def cmd_similarity(args):
+    """Write the similarity CSV and HTML of an exercise; print the flagged pairs. Grades are not touched."""
+    from course.grading import similarity
+
+    try:
+        result = similarity.write(args.exercise, course_root=require_root(args.course), threshold=args.threshold)
+    except ValueError as error:
+        raise SystemExit(f"dl-course similarity: {error}") from None
+    print(similarity.format_table(result))
+    print(f"Similarity report: {result.html_path} (all pairs: {result.csv_path})")
+    return 0
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def build_parser():
@@ -136,13 +152,56 @@ def build_parser():
                         help="grade only this mutant of the draw (repeatable): after adding a test for a survivor, "
                              "check that it is now killed")
     mutate.set_defaults(func=cmd_mutants)
+
+    similar = verbs.add_parser(
+        "similarity", help="pairs of submissions whose own code is unusually alike, flagged for review",
+        description="Compare the code of every submission of EXERCISE in submitted/ with every other, once the "
+                    "release notebook's code (stubs, setup, try-it and test cells) is removed: fingerprints of "
+                    "normalized tokens (winnowing, as MOSS), so renamed variables, reordered functions and "
+                    "changed comments do not hide a copy. Writes reports/EXERCISE/similarity.csv (every pair "
+                    "with common code: score, shared fingerprints, matching lines) and similarity.html (the "
+                    "matching lines of the flagged pairs side by side), and prints the flagged pairs. A flag "
+                    "is for a human to review: no grade and nothing in the gradebook changes. Settings: "
+                    "c.Similarity.threshold, k, window, min_fingerprints, common_limit in nbgrader_config.py. "
+                    "Exit status 0 (flagged pairs included: they are for review), 1 for an unknown exercise or "
+                    "no submissions.")
+    similar.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    similar.add_argument("--threshold", type=_fraction,
+                         help="flag pairs whose score (share of the smaller submission's fingerprints found in the "
+                              "other, 0..1) is at least this (default: c.Similarity.threshold, else 0.5)")
+    similar.add_argument("--course", default=argparse.SUPPRESS,
+                         help="the course root (the folder with nbgrader_config.py; default: the current folder)")
+    similar.set_defaults(func=cmd_similarity)
+
+    docs = verbs.add_parser(
+        "docs", help="build the course website (guides, threat model, benchmarks, design, release notebooks)",
+        description="Build the website from docs/ with Sphinx (sphinx-book-theme, myst-nb) into "
+                    "docs/_build/html: the students' and instructors' guides, the threat model, the hidden-test "
+                    "strength, testing, benchmarks, the design, and the release notebooks as pages (never "
+                    "source/: no solution or hidden test is on the site). Offline: no theme or asset is fetched. "
+                    "Warnings are errors (a broken internal link fails the build). Exit status 0 when built.")
+    docs.add_argument("--out", help="the folder for the HTML (default: docs/_build/html)")
+    docs.add_argument("--course", default=argparse.SUPPRESS,
+                      help="the course root (the folder with nbgrader_config.py; default: the current folder)")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 
-def main(argv=None):
-    from course.grading.runner import interpreter_env
+def cmd_docs(args):
+    """Build the website with Sphinx: warnings are errors, nothing is fetched, source/ is never read."""
+    from sphinx.cmd.build import build_main
 
-    os.environ["PATH"] = interpreter_env()["PATH"]   # nbgrader runs `alembic` by name, also when not activated
+    root = require_root(args.course)
+    out = Path(args.out).resolve() if args.out else root / "docs" / "_build" / "html"
+    code = build_main(["-W", "--keep-going", "-q", "-b", "html", "-d", str(out.parent / "doctrees"),
+                       str(root / "docs"), str(out)])
+    if code == 0:
+        print(f"Website: {out / 'index.html'}")
+    return code
+
+
+def main(argv=None):
+    put_tools_on_path()   # nbgrader runs `alembic` by name, also when the environment is not activated
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -9,7 +9,7 @@ none of those versions (the course's dependency floors force no upgrade); then e
 is executed top to bottom with nbclient in that environment and must finish without an error.
 The "keras2" stack is an old runtime: the setup cell must stop with the one-sentence StackError
 instead of failing deep inside. The test suite runs it (`tests/test_compat.py`, so CI does too); the
-README lists the stacks.
+docs/testing.md lists the stacks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from course.coursedir import PACKAGE_CHECKOUT as ROOT, absolute_data_dir
 RUNNER = ["nbclient==0.10.2", "nbformat==5.10.4", "ipykernel==6.29.5", "ipython==8.12.3"]   # to run notebooks
 STACKS = {
     # Colab runtimes: what `pip list` showed there (TensorFlow, Keras, NumPy, Matplotlib).
@@ -117,10 +117,7 @@ def main(argv=None):
     unknown = sorted(set(args.stack) - set(STACKS))
     if unknown:
         parser.error(f"unknown stack {', '.join(unknown)}; known: {', '.join(STACKS)}")
-    if os.environ.get("COURSE_DATA_DIR"):
-        from course.helpers import resolve_data_dir
-
-        os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
+    absolute_data_dir(ROOT)   # the notebooks run in other folders
     failures = []
     with tempfile.TemporaryDirectory(prefix="dl-compat-") as folder:
         start = time.perf_counter()

@@ -7,15 +7,14 @@ import pytest
 
 from course import grading
 from course.grading.execute import load_budgets
-from course.helpers import resolve_data_dir
+from course.coursedir import absolute_data_dir
 
 ROOT = grading.ROOT
 EXERCISES = grading.exercises()
 BUDGETS = load_budgets()
 
 # Notebook kernels run in other directories: a relative mirror path means the course root's, as everywhere.
-if os.environ.get("COURSE_DATA_DIR"):
-    os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=ROOT))
+absolute_data_dir(ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -25,7 +24,7 @@ def data_dir():
     """The dataset mirror; tests that need data are skipped with a reason when it is not configured."""
     value = os.environ.get("COURSE_DATA_DIR")
     if not value or not Path(value).is_dir():
-        pytest.skip("COURSE_DATA_DIR does not point at the dataset mirror (see README: running the tests)")
+        pytest.skip("COURSE_DATA_DIR does not point at the dataset mirror (see docs/testing.md: set-up and the test command)")
     return Path(value)
 
 

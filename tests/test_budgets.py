@@ -7,6 +7,7 @@ import shutil
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
 from course import grading
 from course.grading import records
@@ -26,9 +27,9 @@ def test_a_notebook_past_its_time_budget_is_cut_off_and_the_tests_it_did_not_rea
         slow.cells.insert(after + offset, nbformat.v4.new_code_cell("import time\ntime.sleep(20)"))
     budgets = tmp_path / "budgets.json"
     budgets.write_text(json.dumps({"exercises": {EXERCISE: {"total_s": 0.0, "slowest_cell_s": 0.0}}}))
-    run = grading.grade_submissions(EXERCISE, {"slow": slow}, course_dir=tmp_path / "course", config="\n".join([
-        f"c.GradingExecute.budget_file = {str(budgets)!r}",
-        "c.GradingExecute.min_notebook_budget = 0"]))   # the budget is then 60 s (factor x 0 s + 60 s)
+    overrides = Config({"GradingExecute": {"budget_file": str(budgets), "min_notebook_budget": 0}})
+    run = grading.grade_submissions(EXERCISE, {"slow": slow}, course_dir=tmp_path / "course", config=overrides)
+    # the budget is then 60 s (factor x 0 s + 60 s)
     verdicts = records.record(run.autograded_notebook("slow"))["verdicts"]
     assert verdicts["test_update_params"]["passed"], verdicts["test_update_params"]
     assert verdicts["test_train_predict"]["reason"] == "not run: the notebook used up its time budget of 60 s"

@@ -1,15 +1,22 @@
 """The instructors' side of the course: grading that a student cannot game or break.
 
-One module per stage of a submission's way (see ../shared/GRADING_DESIGN.md, README "Grading"):
+One module per stage of a submission's way (docs/design.md draws the pipeline):
 
 | module | stage |
 | --- | --- |
+| `intake` | LMS, Colab and e-mail uploads into submitted/, roster, the intake report; nbgrader's zip_collect plugin |
+| `repair` | nbgrader metadata restored by matching the release notebook; unreadable files rejected |
+| `tamper` | student code that reaches for the grading machinery: flags |
 | `sandbox` | bubblewrap around every grading kernel (no network, no course files, limits) |
-| `guard` | kernel side: undo what student code bent before each test cell |
+| `guard` | kernel side: undo what student code bent before each test cell; partial credit |
 | `execute` | run the notebook; verdict per test cell; budgets; fresh kernel after a death |
 | `verdict` | points from the verdict, flags into the gradebook |
+| `sanitize` | student HTML and JavaScript made inert |
 | `feedback` | hidden tests out of everything returned to students |
-| `records` | what grading noticed, kept in the graded notebook's metadata |
+| `engine` | `dl-course grade`: parallel (or Dask) grading, one gradebook writer |
+| `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses |
+| `mutants` | how strong the hidden tests are |
+| `records`, `notebooks` | what grading noticed (in the graded notebook); small facts about course notebooks |
 | `runner` | the nbgrader pipeline on a temporary copy of the course (tests, `python -m course.grading`) |
 
 The stages are nbgrader preprocessors and a kernel manager wired in `nbgrader_config.py`, so the

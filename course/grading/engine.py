@@ -43,14 +43,14 @@ from pathlib import Path
 import nbformat
 from traitlets import Dict, Integer, Unicode
 from traitlets.config import Config, Configurable
-from traitlets.config.loader import PyFileConfigLoader
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor
+
+from course.coursedir import CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path
 
 from . import records
-from .runner import interpreter_env
+from .records import GradingRecord, submission_digest
 
 
 class GradingEngine(Configurable):
@@ -66,40 +66,8 @@ class GradingEngine(Configurable):
 
 # ----------------------------------------------------------------------------- the course
 
-def load_config(course_root):
-    """The course's nbgrader configuration (nbgrader_config.py in the course root)."""
-    course_root = Path(course_root).resolve()
-    if not (course_root / "nbgrader_config.py").is_file():
-        raise FileNotFoundError(f"{course_root} has no nbgrader_config.py: not a course root")
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    config.CourseDirectory.root = str(course_root)
-    return config
-
-
 def course_directory(config):
     return CourseDirectory(config=config)
-
-
-def submission_digest(folder):
-    """sha256 over the names and bytes of the files of a submitted folder (timestamp.txt included)."""
-    digest = hashlib.sha256()
-    folder = Path(folder)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-class RecordSubmission(NbGraderPreprocessor):
-    """Sanitize step: keep the digest of the submitted folder in the grading record, so that
-    `dl-course grade` grades again only what changed."""
-
-    def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
-        if os.path.isdir(folder):
-            records.record(nb)["submission_sha256"] = submission_digest(folder)
-        return nb, resources
 
 
 def submitted_students(coursedir, exercise, students=None):
@@ -124,7 +92,7 @@ def is_up_to_date(coursedir, exercise, student):
     digest = submission_digest(submitted)
     for path in notebooks:
         try:
-            if records.record(nbformat.read(path, as_version=4)).get("submission_sha256") != digest:
+            if GradingRecord.load(nbformat.read(path, as_version=4)).submission_sha256 != digest:
                 return False
         except Exception:   # noqa: BLE001 - unreadable: grade again
             return False
@@ -138,7 +106,7 @@ class Job:
     """Everything a worker needs to grade one submission (no other student, no real gradebook)."""
     exercise: str
     student: str
-    course: bytes        # zip: nbgrader_config.py, release/<exercise>/, source/<exercise>/ files but notebooks
+    course: bytes        # zip: nbgrader_config.py (and .json), release/<exercise>/, source/<exercise>/ files but notebooks
     gradebook: bytes     # SQLite file with the assignment's definition only
     submission: dict     # relative path -> bytes
 
@@ -158,7 +126,7 @@ class Result:
 
 def assignment_snapshot(coursedir, exercise):
     """The bytes of an SQLite gradebook that holds the course's assignment definition and nothing else."""
-    os.environ["PATH"] = interpreter_env()["PATH"]   # a new gradebook runs `alembic` by name
+    put_tools_on_path()   # a new gradebook runs `alembic` by name
     with tempfile.TemporaryDirectory(prefix="dl-gradebook-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         with Gradebook(coursedir.db_url, coursedir.course_id) as source, Gradebook(url, coursedir.course_id) as copy:
@@ -186,7 +154,9 @@ def course_bundle(coursedir, exercise):
     root = Path(coursedir.root)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.write(root / "nbgrader_config.py", "nbgrader_config.py")
+        for name in (CONFIG_FILE, OVERRIDES_FILE):
+            if (root / name).is_file():
+                bundle.write(root / name, name)
         for kind, keep in ((coursedir.release_directory, lambda p: True),
                            (coursedir.source_directory, lambda p: p.suffix != ".ipynb")):
             folder = Path(coursedir.format_path(kind, ".", exercise))
@@ -362,7 +332,7 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
     """Grade the new or changed submissions of an exercise; returns a Summary."""
     start = time.monotonic()
     log = log or (lambda message: print(message, file=sys.stderr))
-    os.environ["PATH"] = interpreter_env()["PATH"]   # nbgrader runs `alembic` by name
+    put_tools_on_path()   # nbgrader runs `alembic` by name
     warnings.filterwarnings("ignore", module="nbgrader.api")   # SQLAlchemy notes on nbgrader's sessions
     config = load_config(course_root)
     coursedir = course_directory(config)
@@ -370,10 +340,7 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
     if scheduler:
         engine.scheduler = scheduler
     workers = workers or engine.workers or os.cpu_count() or 1
-    if os.environ.get("COURSE_DATA_DIR"):   # workers and kernels run elsewhere: relative to the course root
-        from course.helpers import resolve_data_dir
-
-        os.environ["COURSE_DATA_DIR"] = str(resolve_data_dir(os.environ["COURSE_DATA_DIR"], start=coursedir.root))
+    absolute_data_dir(coursedir.root)   # workers and kernels run elsewhere: relative to the course root
     summary = Summary(exercise)
     todo = []
     for student in submitted_students(coursedir, exercise, students):
@@ -414,16 +381,13 @@ def _tally(summary, coursedir, exercise, result):
     summary.graded.append(result.student)
     folder = Path(coursedir.format_path(coursedir.autograded_directory, result.student, exercise))
     for path in folder.glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        record = records.record(nb)
-        if record.get("rejected"):
-            summary.rejected[result.student] = record["rejected"]
-        flags = records.entries(nb, "flags")
-        if flags:
-            summary.flagged[result.student] = records.describe(flags[0])
-        timeouts = [e for e in records.entries(nb, "events") if e.get("kind") in ("timeout", "kernel_replaced")]
-        if timeouts:
-            summary.timed_out[result.student] = records.describe(timeouts[0])
+        record = GradingRecord.load(nbformat.read(path, as_version=4))
+        if record.rejected:
+            summary.rejected[result.student] = record.rejected
+        if record.flags:
+            summary.flagged[result.student] = records.describe(record.flags[0])
+        if record.timeouts:
+            summary.timed_out[result.student] = records.describe(record.timeouts[0])
 
 
 class _NoBar:

@@ -19,7 +19,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins.export import CsvExportPlugin
 
-from . import records
+from .records import GradingRecord
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
            "late_submission_penalty", "score", "max_score", "status", "reason"]
@@ -28,19 +28,14 @@ COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "fir
 def submission_status(coursedir, assignment, student):
     """(status, reason) of one student's assignment, from the graded notebooks and the intake report."""
     folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
-    flags, rejected = [], None
+    parts = []
     for path in sorted(folder.glob("*.ipynb")):
         try:
-            nb = nbformat.read(path, as_version=4)
+            parts.append(GradingRecord.load(nbformat.read(path, as_version=4)))
         except Exception as error:   # noqa: BLE001 - an unreadable graded notebook is worth a look
             return "flagged", f"graded notebook unreadable: {error}"
-        rejected = rejected or records.record(nb).get("rejected")
-        flags += records.entries(nb, "flags")
-    if rejected:
-        return "rejected", rejected
-    if flags:
-        return "flagged", "; ".join(records.describe(f) for f in flags[:3])
-    return "graded", ""
+    record = GradingRecord.combined(parts)
+    return record.status, record.reason
 
 
 def intake_status(coursedir, assignment, student):

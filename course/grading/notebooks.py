@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from course.coursedir import PACKAGE_CHECKOUT as ROOT   # the checkout this package comes from: its exercises
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
@@ -37,6 +37,17 @@ def is_test_cell(cell):
 def graded_cells(nb):
     """{grade_id: points} of the auto-graded test cells, in notebook order."""
     return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells if is_test_cell(c)}
+
+
+def python_source(source):
+    """Python source of a cell with IPython syntax (magics, !shell) turned into plain Python (the text itself
+    when IPython cannot transform it)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:   # noqa: BLE001 - a cell IPython cannot parse is read as it is
+        return source
 
 
 def between_markers(source, begin, end):

@@ -10,12 +10,26 @@ read it from `autograde/<student>/<exercise>/<exercise>.ipynb`:
 - "verdicts": {grade_id: {"passed": bool, "reason": str}}, the executor's verdict per test cell;
 - "timing": wall time of the execution.
 
-The record of an incoming submission is dropped before repair, so a student cannot forge it.
+- "submission_sha256": a digest of the submitted folder (`RecordSubmission`), so that `dl-course grade`
+  grades again only what changed.
+
+The record of an incoming submission is dropped before repair, so a student cannot forge it. Stages write
+it through `record`/`note`; the instructor's tools (engine, export, report) read it as a `GradingRecord`,
+which also holds the status rules.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+
 KEY = "dl_course"
+TIMEOUT_EVENTS = ("timeout", "kernel_replaced")
 
 
 def record(nb):
@@ -46,3 +60,88 @@ def describe(entry):
     cell = entry.get("cell")
     where = f"cell {cell}: " if cell not in (None, "") else ""
     return where + (entry.get("reason") or entry.get("what") or entry.get("detail") or "")
+
+
+@dataclass(frozen=True)
+class GradingRecord:
+    """The grading record of one graded notebook, read once, with the status rules every tool uses.
+
+    status: "rejected" (the file could not be graded: zero with the reason), "flagged" (graded, held for
+    review) or "graded", as `nbgrader export` writes them (a student with no graded notebook is "missing"
+    there); `timeouts`: the cells that ran past their budget or whose kernel was replaced (graded all the same).
+    A submission of several notebooks has the record `GradingRecord.combined` of theirs."""
+
+    rejected: str = ""
+    repairs: tuple = ()
+    flags: tuple = ()
+    events: tuple = ()
+    verdicts: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    submission_sha256: str = ""
+
+    @classmethod
+    def load(cls, nb):
+        data = nb.metadata.get(KEY, {}) if nb is not None else {}
+        return cls(rejected=data.get("rejected") or "", repairs=tuple(data.get("repairs", [])),
+                   flags=tuple(data.get("flags", [])), events=tuple(data.get("events", [])),
+                   verdicts=dict(data.get("verdicts", {})), timing=dict(data.get("timing", {})),
+                   submission_sha256=data.get("submission_sha256") or "")
+
+    def save(self, nb):
+        """Write this record into a notebook's metadata (replacing what was there)."""
+        data = {"repairs": list(self.repairs), "flags": list(self.flags), "events": list(self.events),
+                "verdicts": dict(self.verdicts), "timing": dict(self.timing)}
+        if self.rejected:
+            data["rejected"] = self.rejected
+        if self.submission_sha256:
+            data["submission_sha256"] = self.submission_sha256
+        nb.metadata[KEY] = data
+        return nb
+
+    @classmethod
+    def combined(cls, parts):
+        """One record for the notebooks of one submission: the first rejection, every flag, repair and event."""
+        parts = list(parts)
+        return cls(rejected=next((p.rejected for p in parts if p.rejected), ""),
+                   repairs=sum((p.repairs for p in parts), ()), flags=sum((p.flags for p in parts), ()),
+                   events=sum((p.events for p in parts), ()),
+                   verdicts={k: v for p in parts for k, v in p.verdicts.items()})
+
+    @property
+    def timeouts(self):
+        return tuple(e for e in self.events if e.get("kind") in TIMEOUT_EVENTS)
+
+    @property
+    def status(self):
+        if self.rejected:
+            return "rejected"
+        return "flagged" if self.flags else "graded"
+
+    @property
+    def reason(self):
+        """One line saying why the status is what it is ("" when graded)."""
+        if self.rejected:
+            return self.rejected
+        return "; ".join(describe(f) for f in self.flags[:3])
+
+
+def submission_digest(folder):
+    """sha256 over the names and bytes of the files of a submitted folder (timestamp.txt included)."""
+    digest = hashlib.sha256()
+    folder = Path(folder)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class RecordSubmission(NbGraderPreprocessor):
+    """Sanitize step: keep the digest of the submitted folder in the grading record, so that
+    `dl-course grade` grades again only what changed."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+        if os.path.isdir(folder):
+            record(nb)["submission_sha256"] = submission_digest(folder)
+        return nb, resources

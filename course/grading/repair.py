@@ -41,7 +41,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from . import records
-from .notebooks import is_test_cell, nbgrader_meta
+from .notebooks import is_test_cell, nbgrader_meta, python_source
 
 MIN_SIMILARITY = 0.6
 
@@ -52,20 +52,10 @@ class NotGradable(ValueError):
 
 # ----------------------------------------------------------------------------- features of a cell
 
-def _code(source):
-    """Python source of a cell with IPython syntax (magics, !shell) turned into plain Python."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(source)
-    except Exception:   # noqa: BLE001 - a cell IPython cannot parse is matched by its text only
-        return source
-
-
 def defined_names(source):
     """Names of the functions and classes a code cell defines at top level (empty if it does not parse)."""
     try:
-        tree = ast.parse(_code(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
@@ -96,7 +86,7 @@ class _Bindings(ast.NodeVisitor):
 def bound_names(source):
     """Every name a code cell binds at top level: functions, classes, assignments, imports (empty if it does not parse)."""
     try:
-        tree = ast.parse(_code(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     visitor = _Bindings()

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from traitlets.config import Config
+
+from course.coursedir import with_tools, write_overrides
 
 from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, exercises, nbgrader_meta, notebook_path
 
@@ -55,21 +58,11 @@ class GradingRun:
                              as_version=4)
 
 
-def interpreter_env(env=None):
-    """The environment with this interpreter's scripts folder first on PATH: nbgrader runs `alembic`
-    by name, which must be the one of this environment even when it is not activated."""
-    env = dict(os.environ if env is None else env)
-    scripts = str(Path(sys.executable).parent)
-    if env.get("PATH", "").split(os.pathsep)[0] != scripts:
-        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
-    return env
-
-
 def nbgrader(course_dir, *args, timeout=3600, env=None):
     """Run one nbgrader command in course_dir (with more environment variables `env`); raise with its
     log when it fails."""
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True,
-                          text=True, timeout=timeout, env={**interpreter_env(), **(env or {})})
+                          text=True, timeout=timeout, env={**with_tools(), **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr
@@ -86,25 +79,25 @@ def make_course_copy(exercises_to_copy, root=ROOT, target=None):
     return target
 
 
-def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None, config="",
+def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=True, workers=None, config=None,
                       stop_after=None, stop_at_first_failure=()):
     """Autograde {student_id: notebook or raw bytes} for one exercise in a fresh course copy; returns a GradingRun.
 
     engine=True grades through `dl-course grade` (parallel workers); False runs the plain
-    `nbgrader autograde` command, one submission after another. `config`: more lines for the
-    temporary course's nbgrader_config.py; `stop_after`: {student: [test cell ids]} whose notebooks
+    `nbgrader autograde` command, one submission after another. `config`: a traitlets Config of
+    overrides for the temporary course (its nbgrader_config.json); `stop_after`: {student: [test cell ids]} whose notebooks
     need to run only until those cells are graded; `stop_at_first_failure`: students whose notebooks
     need to run only until a test cell fails (mutants)."""
     from nbgrader.api import Gradebook
 
     course_dir = make_course_copy([exercise], root=root, target=course_dir)
+    overrides = Config(config or {})
     if stop_after:
-        config += f"\nc.GradingExecute.stop_after_tests = {dict(stop_after)!r}"
+        overrides.GradingExecute.stop_after_tests = {student: list(cells) for student, cells in stop_after.items()}
     if stop_at_first_failure:
-        config += f"\nc.GradingExecute.stop_at_first_failed_test_for = {sorted(stop_at_first_failure)!r}"
-    if config:
-        with open(course_dir / "nbgrader_config.py", "a") as handle:
-            handle.write("\n" + config + "\n")
+        overrides.GradingExecute.stop_at_first_failed_test_for = sorted(stop_at_first_failure)
+    if overrides:
+        write_overrides(course_dir, overrides)
     log = nbgrader(course_dir, "generate_assignment", exercise, "--force")
     for student, nb in submissions.items():
         folder = course_dir / "submitted" / student / exercise

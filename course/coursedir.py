@@ -1,0 +1,102 @@
+"""The course directory: the facts every entry point needs, in one place.
+
+- **The course root** is the folder with `nbgrader_config.py` (`find_root` looks upwards from a folder,
+  `require_root` checks a folder given on the command line). `PACKAGE_CHECKOUT` is the checkout this
+  package was installed from, which is also a course root when the package runs from the repository.
+- **The configuration** is nbgrader's own: `nbgrader_config.py`, and `nbgrader_config.json` beside it when
+  there is one (traitlets reads both; nbgrader's apps do too). Overrides are traitlets `Config` objects:
+  `load_config(root, overrides)` merges them, `write_overrides(root, config)` stores them as that JSON file
+  for a temporary course whose nbgrader processes must see them. No Python text is ever appended.
+- **The data-path rule**: a relative `COURSE_DATA_DIR` is relative to the course root
+  (`course.helpers.resolve_data_dir`, the one implementation); `absolute_data_dir` makes it absolute before
+  work moves to other folders (grading workers, kernels, benchmark runs).
+- **The tool PATH**: nbgrader runs `alembic` by name when it creates a gradebook, which must be this
+  environment's even when it is not activated (`with_tools`, `put_tools_on_path`).
+
+Light on purpose: only the standard library at import time (nbgrader_config.py imports it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+CONFIG_FILE = "nbgrader_config.py"
+OVERRIDES_FILE = "nbgrader_config.json"
+DATA_ENV = "COURSE_DATA_DIR"
+PACKAGE_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+class NotACourseRoot(SystemExit):
+    """A folder given as the course root has no nbgrader_config.py (a SystemExit: the command stops)."""
+
+
+def find_root(start=None):
+    """The course root above `start` (default: the current folder): the nearest folder with nbgrader_config.py."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return None
+
+
+def require_root(path, command="dl-course"):
+    """`path` as an absolute course root, or NotACourseRoot saying what is expected."""
+    root = Path(path).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise NotACourseRoot(f"{command}: {root} is not a course root (no {CONFIG_FILE}); run it in the course "
+                             f"folder or give --course")
+    return root
+
+
+def load_config(root, overrides=None):
+    """The course's nbgrader configuration (nbgrader_config.py, then nbgrader_config.json), with its root set,
+    and `overrides` (a traitlets Config) merged last."""
+    from traitlets.config import Config
+    from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+    root = Path(root).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"{root} has no {CONFIG_FILE}: not a course root")
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    if (root / OVERRIDES_FILE).is_file():
+        config.merge(JSONFileConfigLoader(OVERRIDES_FILE, path=str(root)).load_config())
+    config.merge(overrides or Config())
+    config.CourseDirectory.root = str(root)
+    return config
+
+
+def write_overrides(root, config):
+    """Store a traitlets Config as the course's nbgrader_config.json, which nbgrader reads after its .py file."""
+    path = Path(root, OVERRIDES_FILE)
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    for section, values in config.items():
+        existing.setdefault(section, {}).update(dict(values))
+    path.write_text(json.dumps(existing, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def absolute_data_dir(root, env=None):
+    """Make $COURSE_DATA_DIR in `env` (default: this process's environment) absolute, relative to `root`."""
+    from course.helpers import resolve_data_dir
+
+    env = os.environ if env is None else env
+    if env.get(DATA_ENV):
+        env[DATA_ENV] = str(resolve_data_dir(env[DATA_ENV], start=root))
+    return env
+
+
+def with_tools(env=None):
+    """A copy of the environment (default: this process's) with this interpreter's scripts folder first on PATH."""
+    env = dict(os.environ if env is None else env)
+    scripts = str(Path(sys.executable).parent)
+    if env.get("PATH", "").split(os.pathsep)[0] != scripts:
+        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
+    return env
+
+
+def put_tools_on_path():
+    """This interpreter's scripts folder first on this process's PATH (for the tools nbgrader runs by name)."""
+    os.environ["PATH"] = with_tools()["PATH"]
