@@ -1,25 +1,10 @@
 """Plausible wrong solutions for ex01: each must lose points when autograded."""
-import textwrap
+import os
+import runpy
 
-# A wrong result dressed as an array that answers every comparison "equal" (np.allclose, np.isclose,
-# np.array_equal, ==): the tests compare helpers.plain(...) of what the student returns, so it must lose
-# every point its plain version loses.  Defined inside the student's function (indented there).
-AGREEABLE = textwrap.indent('''class Agreeable(np.ndarray):
-    """An array that calls itself equal to anything."""
-
-    def __array_function__(self, func, types, args, kwargs):
-        if func in (np.allclose, np.array_equal, np.array_equiv):
-            return True
-        if func is np.isclose:
-            return np.ones(np.broadcast(*args[:2]).shape, dtype=bool)
-        return super().__array_function__(func, types, args, kwargs)
-
-    def __eq__(self, other):
-        return np.ones(np.shape(self), dtype=bool)
-
-    def __ne__(self, other):
-        return np.zeros(np.shape(self), dtype=bool)
-''', "    ").lstrip()
+# Wrong results dressed as values that answer every comparison "equal" (lying_results.py beside this file).
+LYING = runpy.run_path(os.path.join(os.path.dirname(__file__), "lying_results.py"))
+AGREEABLE = LYING["AGREEABLE"]
 
 WRONG_SOLUTIONS = [
     {"name": "missing 1/m in dZ2",

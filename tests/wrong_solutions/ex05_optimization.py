@@ -1,23 +1,10 @@
 """Plausible wrong solutions for ex05: each must lose points when autograded."""
-import textwrap
+import os
+import runpy
 
-# A wrong rate dressed as a float that answers every comparison "equal" (==, and np.isclose/np.allclose through
-# __array_function__, which NumPy consults on any argument): the tests compare helpers.plain(...) of what the
-# student returns, so it must lose every point its plain version loses.  Defined inside the student's function.
-SAME_FLOAT = textwrap.indent('''class SameFloat(float):
-    """A float that calls itself equal (and close) to anything."""
-
-    def __eq__(self, other):
-        return True
-
-    def __ne__(self, other):
-        return False
-
-    __hash__ = float.__hash__
-
-    def __array_function__(self, func, types, args, kwargs):
-        return True
-''', "    ").lstrip()
+# Wrong results dressed as values that answer every comparison "equal" (lying_results.py beside this file).
+LYING = runpy.run_path(os.path.join(os.path.dirname(__file__), "lying_results.py"))
+SAME_FLOAT = LYING["SAME_FLOAT"]
 
 WRONG_SOLUTIONS = [
     {"name": "step decay without the floor (smooth exponential decay)",
