@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import glob
-import hashlib
 import importlib
 import io
 import logging
@@ -42,9 +41,9 @@ from pathlib import Path
 
 import nbformat
 from traitlets import Dict, Integer, Unicode
-from traitlets.config import Config, Configurable
+from traitlets.config import Configurable
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 
 from course.coursedir import CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path

@@ -8,7 +8,6 @@ under its student id, runs the real `nbgrader autograde`, and returns every test
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import subprocess
 import sys
