@@ -169,8 +169,7 @@ def build_parser():
     similar.add_argument("--threshold", type=_fraction,
                          help="flag pairs whose score (share of the smaller submission's fingerprints found in the "
                               "other, 0..1) is at least this (default: c.Similarity.threshold, else 0.5)")
-    similar.add_argument("--course", default=argparse.SUPPRESS,
-                         help="the course root (the folder with nbgrader_config.py; default: the current folder)")
+    _course_option(similar)
     similar.set_defaults(func=cmd_similarity)
 
     docs = verbs.add_parser(
@@ -181,8 +180,7 @@ def build_parser():
                     "source/: no solution or hidden test is on the site). Offline: no theme or asset is fetched. "
                     "Warnings are errors (a broken internal link fails the build). Exit status 0 when built.")
     docs.add_argument("--out", help="the folder for the HTML (default: docs/_build/html)")
-    docs.add_argument("--course", default=argparse.SUPPRESS,
-                      help="the course root (the folder with nbgrader_config.py; default: the current folder)")
+    _course_option(docs)
     docs.set_defaults(func=cmd_docs)
     return parser
 
@@ -198,6 +196,12 @@ def cmd_docs(args):
     if code == 0:
         print(f"Website: {out / 'index.html'}")
     return code
+
+
+def _course_option(verb):
+    """`--course` also after the verb (it keeps the top-level default, the current folder, when left out)."""
+    verb.add_argument("--course", default=argparse.SUPPRESS,
+                      help="the course root (the folder with nbgrader_config.py; default: the current folder)")
 
 
 def main(argv=None):
