@@ -109,13 +109,27 @@ def markdown_table(rows):
 
 
 GRADING_BATCH = {"ex01_numpy_dnn": 24, "ex08_embedding": 8}
+MUTANTS_PER_BATCH = 10   # wrong submissions in a batch: mutants of the solution, drawn with seed 0
+
+
+def wrong_submissions(exercise, count=MUTANTS_PER_BATCH):
+    """{name: notebook}: `count` mutants of the exercise's solution (`course.grading.mutants`, seed 0), spread
+    over its solution cells: what a class's wrong answers look like to the grader."""
+    from course.grading import mutants
+
+    return {f"mutant_{m.id}": mutants.mutant_notebook(m)
+            for m in mutants.draw(mutants.all_mutants(exercise), count, seed=0)}
 
 
 def grading_batch(exercise, size):
-    """`size` submissions cycling through the solution, the stub and every known wrong solution."""
-    from course.grading import standard_submissions
+    """`size` submissions cycling through the solution, the stub and the drawn mutants."""
+    import nbformat
 
-    standard = list(standard_submissions(exercise).items())
+    from course.grading import notebook_path
+
+    standard = [("solution", nbformat.read(notebook_path(exercise), as_version=4)),
+                ("stub", nbformat.read(notebook_path(exercise, "release"), as_version=4)),
+                *wrong_submissions(exercise).items()]
     return {f"{name}_{i:02d}": nb for i in range(size) for name, nb in [standard[i % len(standard)]]}
 
 
@@ -316,17 +330,16 @@ def _recomment(line, rng):
 def similarity_batch(exercise, size=SIMILARITY_BATCH, seed=0):
     """{student: notebook}: `size` submissions of the exercise in student form (release notebook with
     solutions): most disguised copies of the solution (renamed, reordered, re-commented), the rest the
-    stub and each known wrong solution, some of those disguised too."""
+    stub and the drawn mutants (`wrong_submissions`), some of those disguised too."""
     import copy
     import nbformat
 
-    from course.grading import load_wrong_solutions, notebook_path
-    from course.grading.runner import apply_wrong_solution, student_form
+    from course.grading import notebook_path, student_form
 
     source = nbformat.read(notebook_path(exercise), as_version=4)
     release = nbformat.read(notebook_path(exercise, "release"), as_version=4)
     variants = [student_form(source, release), release]
-    variants += [student_form(apply_wrong_solution(source, w), release) for w in load_wrong_solutions(exercise)]
+    variants += [student_form(nb, release) for nb in wrong_submissions(exercise).values()]
     batch = {}
     for i in range(size):
         nb = copy.deepcopy(variants[i % len(variants)] if i % 3 else variants[0])

@@ -8,8 +8,8 @@
   `load_config(root, overrides)` merges them, `write_overrides(root, config)` stores them as that JSON file
   for a temporary course whose nbgrader processes must see them. No Python text is ever appended.
 - **The data-path rule**: a relative `COURSE_DATA_DIR` is relative to the course root
-  (`course.helpers.resolve_data_dir`, the one implementation); `absolute_data_dir` makes it absolute before
-  work moves to other folders (grading workers, kernels, benchmark runs).
+  (`resolve_data_dir`, which the dataset loaders of `course.helpers` use too); `absolute_data_dir` makes it
+  absolute before work moves to other folders (grading workers, kernels, benchmark runs).
 - **The tool PATH**: nbgrader runs `alembic` by name when it creates a gradebook, which must be this
   environment's even when it is not activated (`with_tools`, `put_tools_on_path`).
 
@@ -27,6 +27,10 @@ CONFIG_FILE = "nbgrader_config.py"
 OVERRIDES_FILE = "nbgrader_config.json"
 DATA_ENV = "COURSE_DATA_DIR"
 PACKAGE_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be found, downloaded or verified (students meet it as `course.helpers.DatasetError`)."""
 
 
 class NotACourseRoot(SystemExit):
@@ -78,10 +82,24 @@ def write_overrides(root, config):
     return path
 
 
+def resolve_data_dir(value, start=None):
+    """An absolute Path for a $COURSE_DATA_DIR value. A relative one is relative to the course root (the
+    folder with nbgrader_config.py above `start`), so it means the same folder from the course root, from
+    a notebook's folder and from the test suite; with no course root above, it is refused."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path.resolve()
+    root = find_root(start)
+    if root is None:
+        raise DatasetError(f"{DATA_ENV}={value!r} is a relative path, and no course root (a folder with "
+                           f"nbgrader_config.py) is above {Path(start or os.getcwd()).resolve()} to resolve it "
+                           f"against: give an absolute path, e.g. export {DATA_ENV}=\"$PWD/{value}\" in the "
+                           f"folder it is relative to.")
+    return (root / path).resolve()
+
+
 def absolute_data_dir(root, env=None):
     """Make $COURSE_DATA_DIR in `env` (default: this process's environment) absolute, relative to `root`."""
-    from course.helpers import resolve_data_dir
-
     env = os.environ if env is None else env
     if env.get(DATA_ENV):
         env[DATA_ENV] = str(resolve_data_dir(env[DATA_ENV], start=root))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course.coursedir import DATA_ENV, find_root as course_root
+from course.coursedir import DATA_ENV, DatasetError, resolve_data_dir  # noqa: F401 (DatasetError: students catch it here)
 
 # Mirror files, relative to $COURSE_DATA_DIR, with their md5 sums (shared/datasets/README.md).
 DATASETS = {
@@ -34,10 +34,6 @@ DATASETS = {
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 CAT = CIFAR10_CLASSES.index("cat")
-
-
-class DatasetError(RuntimeError):
-    """A dataset could not be found, downloaded or verified."""
 
 
 class StackError(RuntimeError):
@@ -275,22 +271,6 @@ def md5sum(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def resolve_data_dir(value, start=None):
-    """An absolute Path for a $COURSE_DATA_DIR value. A relative one is relative to the course root (the
-    folder with nbgrader_config.py above `start`), so it means the same folder from the course root, from
-    a notebook's folder and from the test suite; with no course root above, it is refused."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return path.resolve()
-    root = course_root(start)
-    if root is None:
-        raise DatasetError(f"{DATA_ENV}={value!r} is a relative path, and no course root (a folder with "
-                           f"nbgrader_config.py) is above {Path(start or os.getcwd()).resolve()} to resolve it "
-                           f"against: give an absolute path, e.g. export {DATA_ENV}=\"$PWD/{value}\" in the "
-                           f"folder it is relative to.")
-    return (root / path).resolve()
 
 
 def data_dir():

@@ -12,7 +12,7 @@ from traitlets.config import Config
 from course import grading
 from course.grading import records
 from course.grading.notebooks import nbgrader_meta
-from course.grading.runner import student_form
+from course.grading.trial import student_form
 
 pytestmark = pytest.mark.grading
 

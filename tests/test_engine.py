@@ -15,7 +15,8 @@ from nbgrader.api import Gradebook
 
 from course import cli, grading
 from course.grading import engine, records
-from course.grading.runner import student_form
+from course.grading.trial import student_form
+from submissions import standard_submissions
 
 pytestmark = pytest.mark.grading
 EXERCISE = "ex01_numpy_dnn"
@@ -25,7 +26,7 @@ LATE = "2030-01-01 10:00:00.000000"   # after the due date set below
 def submissions():
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    subs = grading.standard_submissions(EXERCISE)
+    subs = standard_submissions(EXERCISE)
     tricked = student_form(source, release)
     tricked.cells.insert(3, nbformat.v4.new_code_cell("np.allclose = lambda *a, **k: True"))
     subs.update({"tricked": tricked, "corrupt": b'{"cells": [', "late": student_form(source, release)})

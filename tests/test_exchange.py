@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from course import grading
-from course.grading.runner import student_form
+from course.grading.trial import student_form
+from submissions import apply_wrong_solution, load_wrong_solutions
 
 pytestmark = pytest.mark.grading
 EXERCISE = "ex01_numpy_dnn"
@@ -23,7 +24,7 @@ def test_release_fetch_submit_collect_grade_and_feedback_for_three_students(tmp_
     root = grading.make_course_copy([EXERCISE], target=tmp_path_factory.mktemp("course"))
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    wrong = grading.apply_wrong_solution(source, grading.load_wrong_solutions(EXERCISE)[0])
+    wrong = apply_wrong_solution(source, load_wrong_solutions(EXERCISE)[0])
     work = {"alice": student_form(source, release), "bob": student_form(wrong, release), "carol": None}
 
     grading.nbgrader(root, "generate_assignment", EXERCISE, "--force")

@@ -19,6 +19,7 @@ import pytest
 from conftest import EXERCISES
 from course import grading
 from course.grading import mutants, records
+from submissions import generate_feedback, load_wrong_solutions, standard_submissions, stderr_outputs
 from layouts import LAYOUTS
 
 pytestmark = pytest.mark.grading
@@ -41,10 +42,10 @@ def graded_batch(request, data_dir, tmp_path_factory):
     'wrong<i>' (each wrong solution runs until the test cells it must lose on are graded) and
     'mutant_<id>' (each until its first failed test cell), through the parallel engine."""
     exercise = request.param
-    wrongs = grading.load_wrong_solutions(exercise)
+    wrongs = load_wrong_solutions(exercise)
     graded_mutants, acknowledged = mutants.select(exercise, count=mutants.CI_COUNT, seed=mutants.SEED)
     mutant_students = mutants.submissions(graded_mutants)
-    standard = grading.standard_submissions(exercise)
+    standard = standard_submissions(exercise)
     stop_after = {f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)}
     layouts = {layout_student(layout, base): LAYOUTS[layout](standard[base]) for layout, base in LAYOUT_CASES.get(exercise, [])}
     stop_after.update({layout_student(layout, base): stop_after[base] for layout, base in LAYOUT_CASES.get(exercise, [])
@@ -82,7 +83,7 @@ def test_release_stub_earns_zero_on_every_autograded_cell(graded):
 
 def test_each_wrong_solution_loses_points_where_expected(graded):
     """Each named test cell ran and failed (not merely left unrun) for its wrong solution."""
-    for i, wrong in enumerate(grading.load_wrong_solutions(graded.exercise)):
+    for i, wrong in enumerate(load_wrong_solutions(graded.exercise)):
         scores = graded.scores[f"wrong{i}"]
         kept = [cell for cell in wrong["loses"] if scores[cell][0] >= scores[cell][1]]
         assert not kept, f"{graded.exercise}: wrong solution {wrong['name']!r} kept full marks on {kept}"
@@ -92,13 +93,12 @@ def test_each_wrong_solution_loses_points_where_expected(graded):
         assert graded.total(f"wrong{i}")[0] < graded.total("solution")[0]
 
 
+@pytest.mark.parametrize("graded_batch", sorted(LAYOUT_CASES), indirect=True)   # the batches that hold layouts
 def test_a_reorganized_notebook_scores_what_the_intact_one_with_the_same_code_scores(graded):
     """Functions moved between solution cells, all code in one cell, cells emptied, deleted or split, helper
     cells added: the same code earns the same points, cell by cell, and is not flagged."""
-    cases = LAYOUT_CASES.get(graded.exercise)
-    if not cases:
-        pytest.skip(f"no reorganized notebooks for {graded.exercise}")
-    wrongs = grading.load_wrong_solutions(graded.exercise)
+    cases = LAYOUT_CASES[graded.exercise]
+    wrongs = load_wrong_solutions(graded.exercise)
     for layout, base in cases:
         student = layout_student(layout, base)
         cells = list(graded.scores[base]) if base == "solution" else wrongs[int(base[5:])]["loses"]
@@ -109,7 +109,7 @@ def test_a_reorganized_notebook_scores_what_the_intact_one_with_the_same_code_sc
 
 def test_solution_run_writes_nothing_to_stderr(graded):
     """No TensorFlow start-up lines, no warnings: a student sees a clean notebook."""
-    noise = grading.stderr_outputs(graded.autograded_notebook("solution"))
+    noise = stderr_outputs(graded.autograded_notebook("solution"))
     assert not noise, f"{graded.exercise}: stderr output in cells {[(i, t[:200]) for i, t in noise]}"
 
 
@@ -123,7 +123,7 @@ def test_solution_run_sets_the_final_metric_without_errors(graded):
 def test_feedback_hides_hidden_tests(graded):
     """Feedback for a wrong solution shows its errors but no hidden-test code or traceback lines."""
     student = "wrong0" if "wrong0" in graded.scores else "stub"
-    page = html.unescape(re.sub(r"<[^>]+>", "", grading.generate_feedback(graded, student)))
+    page = html.unescape(re.sub(r"<[^>]+>", "", generate_feedback(graded, student)))
     source = nbformat.read(grading.notebook_path(graded.exercise), as_version=4)
     hidden = grading.secret_lines(source, hidden_only=True)
     assert hidden, "every exercise has hidden tests"

@@ -9,7 +9,6 @@ and that no feedback page shows hidden-test code or runs student JavaScript.
 """
 
 import hashlib
-import html
 import re
 import secrets
 import shutil
@@ -26,7 +25,8 @@ from course import grading
 from course.grading import records
 from course.grading.feedback import hidden_test_lines
 from course.grading.notebooks import normalize_text
-from course.grading.runner import student_form
+from course.grading.trial import student_form
+from submissions import apply_wrong_solution, load_wrong_solutions
 from hostile_submissions import EXERCISE, FULL, HOSTILE, build
 
 pytestmark = pytest.mark.grading
@@ -86,11 +86,11 @@ def batch(data_dir, tmp_path_factory):
     """(run, submissions, package digest before) of the whole hostile batch."""
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    wrongs = {w["name"]: w for w in grading.load_wrong_solutions(EXERCISE)}
+    wrongs = {w["name"]: w for w in load_wrong_solutions(EXERCISE)}
     bases = {"stub": release, "solved": student_form(source, release)}
     for entry in HOSTILE:
         if entry.base.startswith("wrong:"):
-            bases[entry.base] = student_form(grading.apply_wrong_solution(source, wrongs[entry.base[6:]]), release)
+            bases[entry.base] = student_form(apply_wrong_solution(source, wrongs[entry.base[6:]]), release)
     course_dir = tmp_path_factory.mktemp("hostile")
     listener = Listener()
     fill = {"MARKER": MARKER, "PORT": listener.port, "VICTIM_FILE": str(course_dir / "gradebook.db")}

@@ -26,7 +26,8 @@ from nbgrader.utils import parse_utc
 
 from course import cli, grading
 from course.grading import intake
-from course.grading.runner import student_form
+from course.grading.trial import student_form
+from submissions import apply_wrong_solution, load_wrong_solutions
 
 pytestmark = pytest.mark.grading
 EXERCISE = "ex01_numpy_dnn"
@@ -109,9 +110,9 @@ def course(tmp_path_factory):
     (root / "roster.csv").write_text(ROSTER)
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    wrong = grading.load_wrong_solutions(EXERCISE)[0]
+    wrong = load_wrong_solutions(EXERCISE)[0]
     notebooks = {"solved": nbformat.writes(student_form(source, release)).encode(),
-                 "wrong": nbformat.writes(student_form(grading.apply_wrong_solution(source, wrong), release)).encode(),
+                 "wrong": nbformat.writes(student_form(apply_wrong_solution(source, wrong), release)).encode(),
                  "stub": nbformat.writes(release).encode()}
     return root, notebooks
 

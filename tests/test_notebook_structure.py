@@ -8,6 +8,7 @@ import pytest
 
 from conftest import EXERCISES, ROOT
 from course import grading
+from submissions import apply_wrong_solution, load_wrong_solutions
 
 PART = re.compile(r"^## Part \d+ — .+ \((\d+) points?\)\s*$", re.M)
 TOTAL = re.compile(r"\*\*Points:\*\*\s*(\d+)")
@@ -129,11 +130,11 @@ def test_closing_cell_reports_the_final_metric(notebook):
 
 def test_every_exercise_has_at_least_three_wrong_solutions(notebook):
     exercise, nb = notebook
-    wrongs = grading.load_wrong_solutions(exercise)
+    wrongs = load_wrong_solutions(exercise)
     assert len(wrongs) >= 3, f"{exercise}: tests/wrong_solutions/{exercise}.py needs at least 3 wrong solutions"
     graded = grading.graded_cells(nb)
     for wrong in wrongs:
-        grading.apply_wrong_solution(nb, wrong)  # raises unless "old" occurs once in that solution cell
+        apply_wrong_solution(nb, wrong)  # raises unless "old" occurs once in that solution cell
         assert wrong["loses"] and set(wrong["loses"]) <= set(graded), f"{wrong['name']}: unknown test cells"
 
 

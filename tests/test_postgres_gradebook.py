@@ -18,7 +18,8 @@ import nbformat
 import pytest
 
 from course import cli, grading
-from course.grading.runner import student_form
+from course.grading.trial import student_form
+from submissions import apply_wrong_solution, load_wrong_solutions
 
 pytestmark = pytest.mark.grading
 EXERCISE = "ex01_numpy_dnn"
@@ -84,7 +85,7 @@ def test_generate_collect_grade_feedback_export_and_formgrader_on_postgresql(pos
 
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    wrong = grading.apply_wrong_solution(source, grading.load_wrong_solutions(EXERCISE)[2])
+    wrong = apply_wrong_solution(source, load_wrong_solutions(EXERCISE)[2])
     uploads = tmp_path / "uploads"
     for student, nb in (("ada", student_form(source, release)), ("bo", student_form(wrong, release)),
                         ("cy", release)):

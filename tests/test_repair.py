@@ -13,7 +13,7 @@ from traitlets.config import Config
 
 from course import grading
 from course.grading import records
-from course.grading.runner import student_form
+from course.grading.trial import student_form
 from course.grading.notebooks import nbgrader_meta
 from course.grading.repair import RepairMetadata, bound_names, defined_names, without_definitions
 from layouts import LAYOUTS

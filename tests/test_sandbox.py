@@ -44,8 +44,8 @@ def test_the_private_tmp_is_writable_and_empty_of_the_hosts_files(run_in_sandbox
     assert proc.stdout.split() == ["False", "written"]
 
 
-def test_a_grading_kernel_imports_the_guard_without_nbformat_or_the_runner():
-    """Every graded notebook's kernel imports the guard: the package must not pull in the instructors' runner."""
-    code = "import sys, course.grading.guard; print(sorted({'nbformat', 'course.grading.runner', 'jsonschema'} & set(sys.modules)))"
+def test_a_grading_kernel_imports_the_guard_without_nbformat_or_the_trial_grader():
+    """Every graded notebook's kernel imports the guard: the package must not pull in the trial grader."""
+    code = "import sys, course.grading.guard; print(sorted({'nbformat', 'course.grading.trial', 'jsonschema'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]", f"importing the guard also imported {loaded}"

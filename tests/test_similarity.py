@@ -17,7 +17,7 @@ import pytest
 from course import cli
 from course.benchmark import disguise, similarity_batch, similarity_benchmark
 from course.grading import ROOT, make_course_copy, nbgrader_meta, notebook_path, secret_lines, similarity
-from course.grading.runner import student_form
+from course.grading.trial import student_form
 
 EXERCISE = "ex01_numpy_dnn"
 

@@ -14,7 +14,7 @@ from course import helpers
 from course.grading import records, tamper
 from course.grading.notebooks import exercises, is_test_cell, notebook_path
 from course.grading.notebooks import python_source
-from course.grading.runner import apply_wrong_solution, load_wrong_solutions
+from submissions import apply_wrong_solution, load_wrong_solutions
 
 ALIASES = {"np": "numpy", "numpy": "numpy", "helpers": "helpers", "keras": "keras", "layers": "layers",
            "math": "math", "plt": "matplotlib.pyplot", "tf": "tensorflow"}

@@ -17,7 +17,7 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 | `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses |
 | `mutants` | how strong the hidden tests are |
 | `records`, `notebooks` | what grading noticed (in the graded notebook); small facts about course notebooks |
-| `runner` | the nbgrader pipeline on a temporary copy of the course (tests, `python -m course.grading`) |
+| `trial` | the nbgrader pipeline on a throw-away copy of the course (`dl-course mutants`, the benchmark, the tests) |
 
 The stages are nbgrader preprocessors and a kernel manager wired in `nbgrader_config.py`, so the
 plain `nbgrader autograde` and `nbgrader generate_feedback` commands use them.
@@ -26,13 +26,12 @@ plain `nbgrader autograde` and `nbgrader generate_feedback` commands use them.
 import importlib
 
 # Names kept at the package level for `from course.grading import ...`, imported on first use (PEP 562):
-# every grading kernel imports `course.grading.guard`, and importing the runner (nbformat and its JSON
+# every grading kernel imports `course.grading.guard`, and importing the trial grader (nbformat and its JSON
 # schema validator) would add about two seconds of CPU to each kernel's start.
 _EXPORTS = {
     "notebooks": ["HIDDEN_BEGIN", "HIDDEN_END", "ROOT", "SOLUTION_BEGIN", "SOLUTION_END", "exercises",
                   "graded_cells", "is_test_cell", "nbgrader_meta", "notebook_path", "secret_lines"],
-    "runner": ["GradingRun", "apply_wrong_solution", "generate_feedback", "grade_submissions",
-               "load_wrong_solutions", "make_course_copy", "nbgrader", "standard_submissions", "stderr_outputs"],
+    "trial": ["GradingRun", "grade_submissions", "make_course_copy", "nbgrader", "student_form"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

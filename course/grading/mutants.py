@@ -284,7 +284,7 @@ def tally(exercise, graded, mutants, acknowledged):
 def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, only=None):
     """Grade the drawn mutants (see `select`) through the engine, each until its first failed test cell;
     returns a MutationRun."""
-    from .runner import grade_submissions
+    from .trial import grade_submissions
 
     graded_mutants, acknowledged = select(exercise, count, seed, root=root, only=only)
     if not graded_mutants:

@@ -220,7 +220,7 @@ def grader_package():
 
 def _mirror(env):
     """The dataset mirror of $COURSE_DATA_DIR as an absolute path (relative: to the course root), or None."""
-    from course.helpers import DatasetError, resolve_data_dir
+    from course.coursedir import DatasetError, resolve_data_dir
 
     try:
         return resolve_data_dir(env["COURSE_DATA_DIR"]) if env.get("COURSE_DATA_DIR") else None

@@ -1,8 +1,10 @@
-"""The temporary-course runner: the nbgrader pipeline on a throw-away copy of the course (used by the tests and instructors).
+"""Trial grading: the real nbgrader pipeline on a throw-away copy of the course.
 
 `grade_submissions(exercise, {"student": notebook, ...})` copies the course configuration and the
 exercise's source into a temporary course root, generates the assignment, submits each notebook
-under its student id, runs the real `nbgrader autograde`, and returns every test cell's score.
+under its student id, grades them (`dl-course grade`, or the plain `nbgrader autograde`), and returns
+every test cell's score. `dl-course mutants` and the benchmark grade this way; so do the tests, whose
+own material (wrong solutions, hostile submissions) stays in `tests/`.
 """
 
 from __future__ import annotations
@@ -20,21 +22,7 @@ from traitlets.config import Config
 
 from course.coursedir import with_tools, write_overrides
 
-from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, exercises, nbgrader_meta, notebook_path
-
-def apply_wrong_solution(nb, wrong):
-    """A copy of notebook `nb` with `wrong["old"]` replaced by `wrong["new"]` in solution cell `wrong["cell"]`."""
-    cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == wrong["cell"]]
-    if len(cells) != 1 or not nbgrader_meta(cells[0]).get("solution"):
-        raise ValueError(f"{wrong['name']!r}: no solution cell with grade_id {wrong['cell']!r}")
-    count = cells[0].source.count(wrong["old"])
-    if count != 1:
-        raise ValueError(f"{wrong['name']!r}: {wrong['old']!r} occurs {count} times in cell {wrong['cell']!r}, expected once")
-    changed = copy.deepcopy(nb)
-    for cell in changed.cells:
-        if nbgrader_meta(cell).get("grade_id") == wrong["cell"]:
-            cell.source = cell.source.replace(wrong["old"], wrong["new"])
-    return changed
+from .notebooks import ROOT, SOLUTION_BEGIN, SOLUTION_END, nbgrader_meta
 
 
 @dataclass
@@ -122,22 +110,6 @@ def grade_submissions(exercise, submissions, course_dir=None, root=ROOT, engine=
     return GradingRun(course_dir, exercise, scores, log)
 
 
-def generate_feedback(run, student):
-    """Run `nbgrader generate_feedback` for one student of a GradingRun; returns the HTML text."""
-    nbgrader(run.course_dir, "generate_feedback", run.exercise, "--student", student, "--force")
-    return (run.course_dir / "feedback" / student / run.exercise / f"{run.exercise}.html").read_text()
-
-
-def load_wrong_solutions(exercise, root=ROOT):
-    """The WRONG_SOLUTIONS list of tests/wrong_solutions/<exercise>.py ([] when the file is missing)."""
-    path = Path(root, "tests", "wrong_solutions", f"{exercise}.py")
-    if not path.is_file():
-        return []
-    namespace = {"__file__": str(path)}   # a file may read its neighbours (lying_results.py)
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    return namespace["WRONG_SOLUTIONS"]
-
-
 def student_form(source_nb, release_nb):
     """What a student who solved the exercise this way submits: the release notebook with each solution
     cell holding the source's solution (markers dropped); test cells stay as released (no hidden tests)."""
@@ -149,40 +121,3 @@ def student_form(source_nb, release_nb):
             cell.source = "\n".join(line for line in solutions[grade_id].splitlines()
                                     if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END))
     return student
-
-
-def standard_submissions(exercise, root=ROOT):
-    """{student_id: notebook}: "solution" (source), "stub" (release) and "wrong<i>" for each known wrong solution."""
-    source = nbformat.read(notebook_path(exercise, root=root), as_version=4)
-    submissions = {"solution": source, "stub": nbformat.read(notebook_path(exercise, "release", root=root), as_version=4)}
-    for i, wrong in enumerate(load_wrong_solutions(exercise, root=root)):
-        submissions[f"wrong{i}"] = apply_wrong_solution(source, wrong)
-    return submissions
-
-
-def stderr_outputs(nb):
-    """Text of every stderr stream output in an executed notebook, as (cell index, text) pairs."""
-    return [(i, o.get("text", "")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
-
-
-def main(argv=None):
-    """`python -m course.grading EXERCISE`: autograde source, release and wrong solutions; print a score table."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
-    args = parser.parse_args(argv)
-    for exercise in args.exercise or exercises():
-        wrongs = load_wrong_solutions(exercise)
-        submissions = standard_submissions(exercise)
-        run = grade_submissions(exercise, submissions)
-        print(f"\n{exercise}")
-        for student in submissions:
-            score, maximum = run.total(student)
-            label = wrongs[int(student[5:])]["name"] if student.startswith("wrong") else student
-            print(f"  {score:5.1f} / {maximum:<5.1f} {label}")
-        shutil.rmtree(run.course_dir, ignore_errors=True)
-    return 0
-
-

@@ -1,0 +1,95 @@
+"""The tests' own submissions: the known wrong solutions of each exercise and the standard batch.
+
+`tests/wrong_solutions/<exercise>.py` holds WRONG_SOLUTIONS, each a named edit of one solution cell of
+the source notebook (`cell`, `old`, `new`). They are test material, not part of the package: the package
+grades what it is given (`course.grading.trial`), this module says what the tests give it.
+
+    python tests/submissions.py ex01_numpy_dnn ...
+
+grades the solution, the released stub and every wrong solution of each exercise named (default: all)
+and prints a score table: the quickest way to see which cells a new wrong solution loses.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from course.grading.notebooks import ROOT, exercises, nbgrader_meta, notebook_path
+from course.grading.trial import grade_submissions, nbgrader
+
+WRONG_SOLUTIONS = Path(__file__).resolve().parent / "wrong_solutions"
+
+
+def load_wrong_solutions(exercise):
+    """The WRONG_SOLUTIONS list of tests/wrong_solutions/<exercise>.py ([] when the file is missing)."""
+    path = WRONG_SOLUTIONS / f"{exercise}.py"
+    if not path.is_file():
+        return []
+    namespace = {"__file__": str(path)}   # a file may read its neighbours (lying_results.py)
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace["WRONG_SOLUTIONS"]
+
+
+def apply_wrong_solution(nb, wrong):
+    """A copy of notebook `nb` with `wrong["old"]` replaced by `wrong["new"]` in solution cell `wrong["cell"]`."""
+    cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == wrong["cell"]]
+    if len(cells) != 1 or not nbgrader_meta(cells[0]).get("solution"):
+        raise ValueError(f"{wrong['name']!r}: no solution cell with grade_id {wrong['cell']!r}")
+    count = cells[0].source.count(wrong["old"])
+    if count != 1:
+        raise ValueError(f"{wrong['name']!r}: {wrong['old']!r} occurs {count} times in cell {wrong['cell']!r}, expected once")
+    changed = copy.deepcopy(nb)
+    for cell in changed.cells:
+        if nbgrader_meta(cell).get("grade_id") == wrong["cell"]:
+            cell.source = cell.source.replace(wrong["old"], wrong["new"])
+    return changed
+
+
+def standard_submissions(exercise, root=ROOT):
+    """{student_id: notebook}: "solution" (source), "stub" (release) and "wrong<i>" for each known wrong solution."""
+    source = nbformat.read(notebook_path(exercise, root=root), as_version=4)
+    submissions = {"solution": source, "stub": nbformat.read(notebook_path(exercise, "release", root=root), as_version=4)}
+    for i, wrong in enumerate(load_wrong_solutions(exercise)):
+        submissions[f"wrong{i}"] = apply_wrong_solution(source, wrong)
+    return submissions
+
+
+def stderr_outputs(nb):
+    """Text of every stderr stream output in an executed notebook, as (cell index, text) pairs."""
+    return [(i, o.get("text", "")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+
+
+def generate_feedback(run, student):
+    """Run `nbgrader generate_feedback` for one student of a GradingRun; returns the HTML text."""
+    nbgrader(run.course_dir, "generate_feedback", run.exercise, "--student", student, "--force")
+    return (run.course_dir / "feedback" / student / run.exercise / f"{run.exercise}.html").read_text()
+
+
+def main(argv=None):
+    """Grade the solution, the stub and the wrong solutions of each exercise named; print a score table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
+    args = parser.parse_args(argv)
+    for exercise in args.exercise or exercises():
+        wrongs = load_wrong_solutions(exercise)
+        submissions = standard_submissions(exercise)
+        run = grade_submissions(exercise, submissions)
+        print(f"\n{exercise}")
+        for student in submissions:
+            score, maximum = run.total(student)
+            label = wrongs[int(student[5:])]["name"] if student.startswith("wrong") else student
+            print(f"  {score:5.1f} / {maximum:<5.1f} {label}")
+        shutil.rmtree(run.course_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
