@@ -45,6 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbgrader.preprocessors.LimitOutput",
     "course.grading.verdict.SaveVerdicts",
+    "course.grading.schedule.ApplySchedule",          # due date and the student's extension into the gradebook
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -52,11 +53,47 @@ c.Autograde.autograde_preprocessors = [
 # Feedback shows hidden-test cells without their hidden code and without tracebacks.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "course.grading.schedule.ExplainLatePenalty",     # a late notebook: how late, raw score, penalty, final score
     "course.grading.feedback.HideHiddenTests",
     "course.grading.feedback.ScrubHiddenTests",
     "course.grading.sanitize.SanitizeStudentHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Due dates, late penalties and extensions (course/grading/schedule.py; docs/instructors.md "Due dates, late
+# penalties and extensions"). This repository is the template: it sets no due date, so release/ shows none.
+# A term's copy names them, in UTC, an IANA time zone or an offset, and the released notebooks show them:
+# c.CourseSchedule.due_dates = {"ex01_numpy_dnn": "2027-01-15 23:59 UTC",
+#                               "ex02_keras_dnn": "2027-01-22 23:59 Europe/Berlin"}
+# Extensions: extensions.csv in the course root, columns student,exercise,extra (2d, 36h, 90m or hours).
+c.CourseSchedule.extensions_file = "extensions.csv"
+c.AssignLatePenalties.plugin_class = "course.grading.schedule.PerDayLatePenalty"
+c.PerDayLatePenalty.share_per_day = 0.10   # of the notebook's score, per started day after the (extended) due date
+c.PerDayLatePenalty.cap = 0.50             # at most half the score, however late
+c.PerDayLatePenalty.grace_minutes = 15     # handed in up to 15 min after the due date: on time
+c.GenerateAssignment.preprocessors = [     # nbgrader's default list, with the due date written first
+    "course.grading.schedule.ShowDueDate",
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "course.grading.release.ColabLinks",       # before the checksums: the gradebook holds the released links
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# The Colab badge and the setup cell's `%pip install` of every released notebook point at this GitHub
+# repository and branch (course/grading/release.py; docs/instructors.md "Your own repository (Colab links)").
+# A term's copy names its own, then runs `nbgrader generate_assignment "*" --force` and `dl-course links`
+# (README.md's table and docs/). This repository is the template: the course's own repository.
+c.ColabLinks.repository = "dl-course/dl-course"   # "owner/name" on GitHub
+c.ColabLinks.branch = "main"                      # the branch students open release/ from and install from
 
 # `nbgrader zip_collect` reads LMS downloads with the course's file-name presets (Canvas, Moodle,
 # Blackboard, one folder per student): no regular expression to write (course/grading/intake.py).
@@ -64,6 +101,12 @@ c.ZipCollectApp.collector_plugin = "course.grading.intake.LMSCollectorPlugin"
 
 # `nbgrader export` writes grades.csv with a status column: graded, flagged, rejected or missing.
 c.ExportApp.plugin_class = "course.grading.export.StatusCsvExport"
+
+# `dl-course export --lms` / `dl-course return`: what only the LMS knows (docs/instructors.md, "Returning
+# grades and feedback to the LMS"), e.g.
+# c.LmsExport.canvas_assignment_ids = {"ex01_numpy_dnn": 123456}   # /courses/<course>/assignments/<id>
+# c.LmsExport.blackboard_column_ids = {"ex01_numpy_dnn": 880123}   # the number after "|" in a column header
+c.LmsExport.missing_as_zero = False   # a student who submitted nothing: no grade written (True: 0)
 
 # The exchange (release_assignment, fetch_assignment, submit, collect, feedback) lives in the course
 # folder, so that it works on one machine out of the box (git-ignored). On a shared JupyterHub, point

@@ -5,6 +5,11 @@
     dl-course report EXERCISE            one HTML page: scores, hardest tests, times, flagged/rejected/missing
     dl-course mutants EXERCISE           how many wrong solutions the hidden tests catch
     dl-course similarity EXERCISE        pairs of submissions whose own code is unusually alike (for review)
+    dl-course flags EXERCISE             submissions held back for review, with why; --clear after review
+    dl-course export EXERCISE... --lms L grades in the file Canvas, Moodle or Blackboard imports
+    dl-course return EXERCISE --lms L    feedback packed for the LMS's bulk upload
+    dl-course schedule                   due dates and extensions (extensions.csv) into the gradebook, shown
+    dl-course links                      README's and docs' Colab links to the repository in nbgrader_config.py
     dl-course docs                       build the course website (docs/ and the release notebooks) offline
 
 Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
@@ -84,11 +89,92 @@ def cmd_similarity(args):
     return 0
 
 
+def cmd_flags(args):
+    """List the submissions held back for review; clear the flags of the students named after review."""
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+
+    from course.grading.export import clear_flags, flagged_students
+
+    coursedir = CourseDirectory(config=load_config(require_root(args.course)))
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
+        if args.clear:
+            try:
+                for student in clear_flags(gradebook, args.exercise, args.clear):
+                    print(f"  cleared: {student}")
+            except ValueError as error:
+                raise SystemExit(f"dl-course flags: {error}") from None
+        held = flagged_students(gradebook, coursedir, args.exercise)
+    for student, reason in sorted(held.items()):
+        print(f"  flagged: {student}: {reason}")
+    print(f"{len(held)} submission(s) of {args.exercise} held back for review")
+    return 1 if held else 0
+
+
+def cmd_export(args):
+    """Write the grade file an LMS imports; list who is not in it and why."""
+    from course.grading.lms import export_grades
+
+    try:
+        outcome = export_grades(args.exercise, lms=args.lms, course_root=require_root(args.course), out=args.out)
+    except ValueError as error:
+        raise SystemExit(f"dl-course export: {error}") from None
+    print("\n".join(outcome.lines()))
+    return 1 if any("flagged" in why for *_, why in outcome.held_back) else 0
+
+
+def cmd_return(args):
+    """Pack every student's feedback for the LMS's bulk upload; list who is left out and why."""
+    from course.grading.lms import return_feedback
+
+    try:
+        outcome = return_feedback(args.exercise, lms=args.lms, course_root=require_root(args.course), out=args.out)
+    except ValueError as error:
+        raise SystemExit(f"dl-course return: {error}") from None
+    print("\n".join(outcome.lines()))
+    return 0
+
+
+def cmd_schedule(args):
+    """Import the due dates and the extensions into the gradebook and print them."""
+    from course.grading.schedule import format_schedule
+
+    try:
+        lines = format_schedule(load_config(require_root(args.course)), extensions_file=args.extensions)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"dl-course schedule: {error}") from None
+    print("\n".join(lines))
+    return 0
+
+
 def _fraction(text):
     value = float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
+
+
+def cmd_links(args):
+    """Point the Colab links of README.md and docs/ at c.ColabLinks.repository and branch; list what is stale."""
+    from traitlets import TraitError
+
+    from course.grading.release import ColabLinks, rewrite_pages, stale
+
+    root = require_root(args.course)
+    try:
+        links = ColabLinks(config=load_config(root))
+    except TraitError as error:
+        raise SystemExit(f"dl-course links: {error}") from None
+    if not args.check:
+        for page in rewrite_pages(root, links):
+            print(f"  rewritten: {page.relative_to(root)}")
+    problems = stale(root, links)
+    for problem in problems:
+        print(f"  stale: {problem}")
+    if any(problem.startswith("release/") for problem in problems):
+        print('  release/ is generated: run `nbgrader generate_assignment "*" --force`')
+    print(f"{len(problems)} link(s) not pointing at {links.repository}@{links.branch}")
+    return 1 if problems else 0
 
 
 def build_parser():
@@ -171,6 +257,81 @@ def build_parser():
                               "other, 0..1) is at least this (default: c.Similarity.threshold, else 0.5)")
     _course_option(similar)
     similar.set_defaults(func=cmd_similarity)
+
+    flags = verbs.add_parser(
+        "flags", help="submissions held back for review (flagged), with why; clear them after review",
+        description="List the submissions of EXERCISE whose grade is held back for review: flagged by grading "
+                    "(tampering found, see the report) or by a grader in the Formgrader. A held-back score is "
+                    "written nowhere (grades.csv's score is empty, `dl-course export` leaves it out) until the "
+                    "flag is cleared, here with --clear or with the flag in the Formgrader's grading view. "
+                    "Grading a submission again flags it again if it still looks like tampering. Exit status 1 "
+                    "while any submission is held back.")
+    flags.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    flags.add_argument("--clear", nargs="+", metavar="STUDENT", help="clear these students' flags (after review)")
+    _course_option(flags)
+    flags.set_defaults(func=cmd_flags)
+
+    export = verbs.add_parser(
+        "export", help="grades in the file Canvas, Moodle or Blackboard imports",
+        description="Write the grades of EXERCISE (several for Canvas and Blackboard) in the format the LMS's own "
+                    "importer reads: Canvas's gradebook CSV (Grades > Import), Moodle's offline grading worksheet "
+                    "(Upload grading worksheet), Blackboard's Grade Center file (Work Offline > Upload; .csv, or "
+                    "tab-delimited .xls/.txt). Students are matched by the LMS's ids from the intake "
+                    "(`dl-course collect`) or the roster's lms_user_id. Rejected: 0 with the reason; missing: "
+                    "nothing (c.LmsExport.missing_as_zero writes 0); flagged: held back until cleared "
+                    "(`dl-course flags`). Canvas assignment ids and Blackboard column ids: c.LmsExport in "
+                    "nbgrader_config.py. Default file: reports/EXERCISE/LMS-grades.csv. Exit status 1 while a "
+                    "flagged student is held back.")
+    export.add_argument("exercise", nargs="+", help="the assignment(s), e.g. ex01_numpy_dnn")
+    export.add_argument("--lms", choices=["canvas", "moodle", "blackboard"],
+                        help="the LMS (default: the one the exercise was collected from)")
+    export.add_argument("--out", help="the file to write")
+    _course_option(export)
+    export.set_defaults(func=cmd_export)
+
+    give_back = verbs.add_parser(
+        "return", help="feedback packed for the LMS's bulk upload (Canvas, Moodle; Blackboard: folders)",
+        description="Pack every student's feedback HTML of EXERCISE (from `nbgrader generate_feedback`) the way "
+                    "the LMS's bulk upload reads it: Canvas's Re-Upload Submissions zip (names carrying the "
+                    "student's user id and the upload's attachment id, from the intake), Moodle's 'Upload "
+                    "multiple feedback files in a zip' (one folder per participant as in its download). "
+                    "Blackboard has no bulk upload: one folder per student. Students left out (missing, "
+                    "rejected, flagged, no feedback or no LMS id) are listed with why. Default: "
+                    "reports/EXERCISE/LMS-feedback.zip.")
+    give_back.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
+    give_back.add_argument("--lms", choices=["canvas", "moodle", "blackboard"],
+                           help="the LMS (default: the one the exercise was collected from)")
+    give_back.add_argument("--out", help="the zip (Blackboard: the folder) to write")
+    _course_option(give_back)
+    give_back.set_defaults(func=cmd_return)
+
+    plan = verbs.add_parser(
+        "schedule", help="due dates and extensions into the gradebook, and shown (checks extensions.csv)",
+        description="Import the due dates of c.CourseSchedule.due_dates (nbgrader_config.py) into the gradebook as "
+                    "nbgrader's assignment due dates, and the extensions of the extensions file (CSV: "
+                    "student,exercise,extra; extra 2d, 36h, 90m, 1d12h or a number of hours; 0 takes one back) "
+                    "as nbgrader's extensions of the students who have a submission (the others get theirs when "
+                    "graded); print both. Grading does this by itself (`nbgrader autograde`, `dl-course grade`): "
+                    "run it to check the file, or before the Formgrader or `nbgrader export` should show a due "
+                    "date. A submission graded already keeps its penalty until graded again with --force. Exit "
+                    "status 0; a bad due date or CSV row stops it with the line to fix.")
+    plan.add_argument("--extensions", metavar="FILE", help="the extensions CSV to read (default: "
+                                                           "c.CourseSchedule.extensions_file, extensions.csv)")
+    _course_option(plan)
+    plan.set_defaults(func=cmd_schedule)
+
+    links = verbs.add_parser(
+        "links", help="the README's and docs' Colab links to the repository and branch in nbgrader_config.py",
+        description="Rewrite the Colab badges of README.md's exercise table and docs/*.md (and the setup "
+                    "cell's `dl-course @ git+https://github.com/...` install and the students' guide's link to the "
+                    "README, wherever they stand there) to c.ColabLinks.repository and c.ColabLinks.branch of "
+                    "nbgrader_config.py, whatever repository and branch they named before. The release "
+                    "notebooks get theirs from `nbgrader generate_assignment` (the ColabLinks preprocessor). "
+                    "Then list every link of README.md, docs/ and release/ that does not follow the setting. "
+                    "Exit status 0 when every link follows it, 1 otherwise.")
+    links.add_argument("--check", action="store_true", help="change nothing, only list the stale links")
+    _course_option(links)
+    links.set_defaults(func=cmd_links)
 
     docs = verbs.add_parser(
         "docs", help="build the course website (guides, threat model, benchmarks, design, release notebooks)",

@@ -4,6 +4,7 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 
 | module | stage |
 | --- | --- |
+| `release` | the released notebooks' Colab badge and `%pip install` point at one repository and branch; `dl-course links` |
 | `intake` | LMS, Colab and e-mail uploads into submitted/, roster, the intake report; nbgrader's zip_collect plugin |
 | `repair` | nbgrader metadata restored by matching the release notebook; unreadable files rejected |
 | `tamper` | student code that reaches for the grading machinery: flags |
@@ -13,8 +14,10 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 | `verdict` | points from the verdict, flags into the gradebook |
 | `sanitize` | student HTML and JavaScript made inert |
 | `feedback` | hidden tests out of everything returned to students |
+| `schedule` | due dates, extensions (extensions.csv) and the per-day late penalty, in nbgrader's own fields |
 | `engine` | `dl-course grade`: parallel (or Dask) grading, one gradebook writer |
-| `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses |
+| `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses (flagged held back) |
+| `lms` | grades and feedback back into Canvas, Moodle and Blackboard, in the files their importers read |
 | `mutants` | how strong the hidden tests are |
 | `records`, `notebooks` | what grading noticed (in the graded notebook); small facts about course notebooks |
 | `trial` | the nbgrader pipeline on a throw-away copy of the course (`dl-course mutants`, the benchmark, the tests) |

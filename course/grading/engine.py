@@ -48,7 +48,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from course.coursedir import CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path
 
-from . import records
+from . import records, schedule
 from .records import GradingRecord, submission_digest
 
 
@@ -108,6 +108,7 @@ class Job:
     course: bytes        # zip: nbgrader_config.py (and .json), release/<exercise>/, source/<exercise>/ files but notebooks
     gradebook: bytes     # SQLite file with the assignment's definition only
     submission: dict     # relative path -> bytes
+    extension: object = None   # the student's extension (timedelta) in the real gradebook (course.grading.schedule)
 
 
 @dataclass
@@ -165,10 +166,10 @@ def course_bundle(coursedir, exercise):
     return buffer.getvalue()
 
 
-def make_job(coursedir, exercise, student, course, gradebook):
+def make_job(coursedir, exercise, student, course, gradebook, extension=None):
     folder = Path(coursedir.format_path(coursedir.submitted_directory, student, exercise))
     files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    return Job(exercise, student, course, gradebook, files)
+    return Job(exercise, student, course, gradebook, files, extension)
 
 
 # ----------------------------------------------------------------------------- the worker
@@ -195,6 +196,7 @@ def grade_job(job):
         (root / "gradebook.db").write_bytes(job.gradebook)
         config = load_config(root)
         config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+        schedule.prepare_worker(config, job.exercise, job.student, job.extension)   # the extension came with the job
         coursedir = CourseDirectory(config=config)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, job.student, job.exercise))
         for relative, data in job.submission.items():
@@ -348,11 +350,13 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
         else:
             todo.append(student)
     if todo:
+        extensions = schedule.import_schedule(config, exercise, todo)   # due date and extensions: real gradebook
         course, snapshot = course_bundle(coursedir, exercise), assignment_snapshot(coursedir, exercise)
         executor, as_completed, close = _executor(engine, min(workers, len(todo)))
         bar = _progress(len(todo), exercise, progress)
         try:
-            futures = {executor.submit(grade_job, make_job(coursedir, exercise, s, course, snapshot)): s for s in todo}
+            jobs = {s: make_job(coursedir, exercise, s, course, snapshot, extensions.get(s)) for s in todo}
+            futures = {executor.submit(grade_job, job): s for s, job in jobs.items()}
             with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
                 for future in as_completed(futures):
                     student = futures[future]

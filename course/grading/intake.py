@@ -119,6 +119,7 @@ def parse_name(relative, lms):
     stem = file[:-len(".ipynb")] if file.lower().endswith(".ipynb") else file
     resubmission = RESUBMISSION.search(stem)
     return {"identities": identities, "name": groups.get("name") or groups.get("user_id"), "file": file,
+            "user_id": groups.get("user_id") or "",
             "timestamp": timestamp, "late": bool(groups.get("late")),
             "submission_id": int(groups["submission_id"]) if groups.get("submission_id") else None,
             "resubmission": int(next(filter(None, resubmission.groups()))) if resubmission else 0}
@@ -212,6 +213,9 @@ class Upload:
     submission_id: int | None = None        # the LMS's number of the upload (Canvas)
     resubmission: int = 0                   # "-2", " (2)" at the end of the file name
     lms_name: str = ""                      # the student's name as the LMS wrote it
+    lms: str = ""                           # the preset its name was read with
+    lms_user_id: str = ""                   # the LMS's id of the student in the name (Canvas user id,
+                                            # Moodle participant id, Blackboard user name)
 
 
 def find_uploads(paths):
@@ -293,7 +297,10 @@ def _meta(cell):
 
 # --------------------------------------------------------------------------- collect
 
-REPORT_FIELDS = ["student", "status", "detail", "file", "timestamp", "upload"]
+# The LMS columns say where a student's graded upload came from: `dl-course export --lms` and `dl-course
+# return` write grades and feedback back under these ids.
+REPORT_FIELDS = ["student", "status", "detail", "file", "timestamp", "upload", "lms", "lms_user_id",
+                 "lms_submission_id", "lms_name"]
 
 
 def read_name(upload, lms, book, notebooks):
@@ -305,6 +312,7 @@ def read_name(upload, lms, book, notebooks):
     upload.identities, upload.late, upload.lms_name = parsed["identities"], parsed["late"], parsed["name"] or ""
     upload.lms_time, upload.submission_id = parsed["timestamp"], parsed["submission_id"]
     upload.resubmission = parsed["resubmission"]
+    upload.lms, upload.lms_user_id = lms, parsed["user_id"]
     upload.timestamp = upload.lms_time or upload.mtime
     upload.student = book.find(parsed["identities"])
     upload.notebook = normalize_name(parsed["file"])
@@ -437,12 +445,12 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
     rows += list(merged.values()) + nameless
     for student in sorted(set(book.students) - collected - {r["student"] for r in rows}):
         if Path(coursedir.format_path(coursedir.submitted_directory, student, exercise)).is_dir():
-            rows.append({"student": student, "status": "unchanged", "detail": "collected before", "file": "",
-                         "timestamp": "", "upload": ""})
+            rows.append(_earlier_row(coursedir, exercise, student))
         else:
-            rows.append({"student": student, "status": "missing", "detail": "on the roster, nothing submitted",
-                         "file": "", "timestamp": "", "upload": ""})
+            rows.append({**dict.fromkeys(REPORT_FIELDS, ""), "student": student, "status": "missing",
+                         "detail": "on the roster, nothing submitted"})
     rows.sort(key=lambda r: (r["student"] or "", r["status"]))
+    _remember_lms_ids(coursedir, rows, book)
     write_report(rows, course_root / "reports" / exercise / "intake.csv")
     return rows
 
@@ -463,7 +471,38 @@ def _detect(uploads):
 def _row(student, status, detail, upload):
     return {"student": student or "", "status": status, "detail": detail, "file": upload.source,
             "timestamp": upload.timestamp.isoformat(sep=" ") if upload.timestamp else "",
-            "upload": _upload_name(upload)}
+            "upload": _upload_name(upload), "lms": upload.lms if upload.lms != "folders" else "",
+            "lms_user_id": upload.lms_user_id, "lms_submission_id": upload.submission_id or "",
+            "lms_name": upload.lms_name if upload.lms != "folders" else ""}
+
+
+def _remember_lms_ids(coursedir, rows, book):
+    """Keep a student's Canvas user id or Blackboard user name in the gradebook (`lms_user_id`) when the roster
+    gave none, so that grades of exercises collected another way still go back. Moodle's participant ids are
+    per assignment: they stay in the exercise's intake report."""
+    from nbgrader.api import Gradebook
+
+    found = {r["student"]: r["lms_user_id"] for r in rows
+             if r.get("lms") in ("canvas", "blackboard") and r.get("lms_user_id") and r["student"] in book.students
+             and not book.students[r["student"]].get("lms_user_id")}
+    if found:
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            for student, user_id in found.items():
+                gb.update_or_create_student(student, lms_user_id=user_id)
+
+
+def _earlier_row(coursedir, exercise, student):
+    """The row of a student collected by an earlier run and not in this one: the LMS facts of that run's
+    report are kept, so that grades and feedback can still go back to the LMS."""
+    row = {**dict.fromkeys(REPORT_FIELDS, ""), "student": student, "status": "unchanged", "detail": "collected before"}
+    path = Path(coursedir.root, "reports", exercise, "intake.csv")
+    if path.is_file():
+        with open(path, newline="") as handle:
+            for old in csv.DictReader(handle):
+                if old.get("student") == student and old.get("lms"):
+                    row.update({k: old.get(k, "") for k in ("file", "timestamp", "upload", "lms", "lms_user_id",
+                                                            "lms_submission_id", "lms_name")})
+    return row
 
 
 def _digest(data):

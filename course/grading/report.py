@@ -1,8 +1,9 @@
 """Stage *report*: `dl-course report EXERCISE`, one HTML page for the instructor.
 
-The page (`reports/<exercise>/report.html`, figures embedded as PNG) shows the score histogram,
-the pass rate of every test cell with the hardest parts first, the grading time per submission,
-and the submissions that need a human: flagged (cell and reason), rejected (why), timed out or
+The page (`reports/<exercise>/report.html`, figures embedded as PNG) shows the score histogram
+(final scores, after late penalties), the pass rate of every test cell with the hardest parts first,
+the grading time per submission, the late submissions (how late, extension, raw score, penalty, final
+score), and the submissions that need a human: flagged (cell and reason), rejected (why), timed out or
 restarted, the students on the roster who submitted nothing, and the pairs of submissions whose
 own code is unusually alike (`course.grading.similarity`, which writes similarity.csv and
 similarity.html next to the page; for review, no grade changes). It reads the gradebook, the
@@ -45,8 +46,11 @@ def gather(exercise, course_root):
             except MissingEntry:
                 continue
             scores = {(nb.notebook.name, g.name): g.score for nb in submission.notebooks for g in nb.grades}
-            students[student] = {"score": submission.score, "scores": scores, "flags": [], "rejected": None,
-                                 "events": [], "wall_s": None}
+            penalty = submission.late_submission_penalty or 0.0
+            students[student] = {"score": max(0.0, submission.score - penalty), "raw_score": submission.score,
+                                 "penalty": penalty, "late_s": submission.total_seconds_late,
+                                 "extension": submission.extension, "timestamp": submission.timestamp,
+                                 "scores": scores, "flags": [], "rejected": None, "events": [], "wall_s": None}
     for student, info in students.items():
         folder = Path(coursedir.format_path(coursedir.autograded_directory, student, exercise))
         for path in sorted(folder.glob("*.ipynb")):
@@ -63,7 +67,8 @@ def gather(exercise, course_root):
                 if row["status"] == "rejected" and row["student"] not in students:
                     intake_rejected[row["student"] or row["file"]] = row["detail"]
     missing = [s for s in missing if s not in intake_rejected]
-    return {"exercise": exercise, "max_score": maximum, "cells": cells, "students": students,
+    return {"exercise": exercise, "max_score": maximum, "duedate": assignment.duedate, "cells": cells,
+            "students": students,
             "missing": missing, "intake_rejected": intake_rejected, "similar": similar_pairs(exercise, course_root)}
 
 
@@ -92,6 +97,21 @@ def similar_section(similar):
     return (table + f"<p>{similar['compared']} submissions compared, release code removed; pairs whose score is "
                     f"at least {similar['threshold']:g} are listed, for review (no grade was changed). "
                     f"<a href=\"{link}\">Matching lines side by side</a>; every pair in similarity.csv.</p>")
+
+
+def late_rows(data):
+    """[(student, handed in, late by, extension, raw score, penalty, final score)] of the late submissions."""
+    from .schedule import describe_duration
+
+    rows = []
+    for student, info in sorted(data["students"].items()):
+        if not info.get("late_s") and not info.get("penalty"):
+            continue
+        extension = info.get("extension")
+        rows.append((student, f"{info['timestamp']:%Y-%m-%d %H:%M:%S} UTC" if info.get("timestamp") else "",
+                     describe_duration(info["late_s"]), describe_duration(extension.total_seconds()) if extension
+                     else "", f"{info['raw_score']:g}", f"{info['penalty']:g}", f"{info['score']:g}"))
+    return rows
 
 
 def _png(fig):
@@ -167,14 +187,21 @@ def render(data):
               for s, i in sorted(students.items()) for e in i["events"]]
     graded = [i["score"] for i in students.values() if not i["rejected"]]
     mean = sum(graded) / len(graded) if graded else 0
+    raw = [i.get("raw_score", i["score"]) for i in students.values() if not i["rejected"]]
+    raw_mean = sum(raw) / len(raw) if raw else 0
+    due = data.get("duedate")
     parts = [f"<h1>Grading report: {html.escape(data['exercise'])}</h1>",
              f"<p>{len(students)} submissions ({len(graded)} graded, {len(rejected)} rejected, "
              f"{len({s for s, *_ in flagged})} flagged), {len(data['missing'])} missing; mean score "
-             f"{mean:.2f} of {data['max_score']:g}.</p>"]
+             f"{mean:.2f} of {data['max_score']:g}"
+             + (f" after late penalties (raw {raw_mean:.2f})" if raw_mean != mean else "") + "; "
+             + (f"due {due:%Y-%m-%d %H:%M:%S} UTC" if due else "no due date") + ".</p>"]
     for title, png in figures(data).items():
         parts.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{png}">')
     parts.append(_table("Pass rate per test cell, hardest first", ["test cell", "points", "full points"],
                         [(cell, f"{points:g}", f"{rate:.0%}") for cell, points, rate in pass_rates(data)]))
+    parts.append(_table("Late submissions", ["student", "handed in", "late by (after extension)", "extension",
+                                             "raw score", "late penalty", "final score"], late_rows(data)))
     parts.append(_table("Flagged for review", ["student", "cell", "reason"], flagged))
     parts.append(_table("Rejected", ["student or file", "reason"], rejected))
     parts.append(_table("Timed out, kernel replaced or not run", ["student", "cell", "event", "detail"], events))
