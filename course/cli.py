@@ -283,8 +283,7 @@ def build_parser():
                     "nbgrader_config.py. Default file: reports/EXERCISE/LMS-grades.csv. Exit status 1 while a "
                     "flagged student is held back.")
     export.add_argument("exercise", nargs="+", help="the assignment(s), e.g. ex01_numpy_dnn")
-    export.add_argument("--lms", choices=["canvas", "moodle", "blackboard"],
-                        help="the LMS (default: the one the exercise was collected from)")
+    _lms_option(export)
     export.add_argument("--out", help="the file to write")
     _course_option(export)
     export.set_defaults(func=cmd_export)
@@ -299,8 +298,7 @@ def build_parser():
                     "rejected, flagged, no feedback or no LMS id) are listed with why. Default: "
                     "reports/EXERCISE/LMS-feedback.zip.")
     give_back.add_argument("exercise", help="the assignment, e.g. ex01_numpy_dnn")
-    give_back.add_argument("--lms", choices=["canvas", "moodle", "blackboard"],
-                           help="the LMS (default: the one the exercise was collected from)")
+    _lms_option(give_back)
     give_back.add_argument("--out", help="the zip (Blackboard: the folder) to write")
     _course_option(give_back)
     give_back.set_defaults(func=cmd_return)
@@ -357,6 +355,14 @@ def cmd_docs(args):
     if code == 0:
         print(f"Website: {out / 'index.html'}")
     return code
+
+
+def _lms_option(verb):
+    """`--lms` of the verbs that write for an LMS (export, return)."""
+    from course.grading.lms import LMS_NAMES
+
+    verb.add_argument("--lms", choices=sorted(LMS_NAMES),
+                      help="the LMS (default: the one the exercise was collected from)")
 
 
 def _course_option(verb):
