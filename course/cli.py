@@ -358,10 +358,9 @@ def cmd_docs(args):
 
 
 def _lms_option(verb):
-    """`--lms` of the verbs that write for an LMS (export, return)."""
-    from course.grading.lms import LMS_NAMES
-
-    verb.add_argument("--lms", choices=sorted(LMS_NAMES),
+    """`--lms` of the verbs that write for an LMS (export, return; course.grading.lms.LMS_NAMES, not imported
+    here: building the parser must not import nbgrader)."""
+    verb.add_argument("--lms", choices=["canvas", "moodle", "blackboard"],
                       help="the LMS (default: the one the exercise was collected from)")
 
 
