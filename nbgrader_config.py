@@ -1,13 +1,16 @@
 """nbgrader configuration; the repository root is the course root."""
 import os
 
-from course.coursedir import put_tools_on_path
+from course.coursedir import ensure_exchange, put_tools_on_path, quiet_known_warnings
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 # nbgrader runs `alembic` by name when it creates a gradebook: take this environment's, also when the
 # environment is not activated (`.venv/bin/nbgrader ...`, `.venv/bin/jupyter lab`).
 put_tools_on_path()
+# The one warning nbgrader itself prints for every graded submission (SQLAlchemy 2 on nbgrader 0.9's
+# Gradebook.add_submission, harmless), filtered by its message; every other warning still shows.
+quiet_known_warnings()
 
 c.CourseDirectory.course_id = "dl-course"             # course name in the exchange and the gradebook
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # this folder (source/, release/, ...)
@@ -44,6 +47,7 @@ c.Autograde.autograde_preprocessors = [
     "course.grading.sanitize.SanitizeStudentHTML",
     "nbgrader.preprocessors.IgnorePattern",
     "nbgrader.preprocessors.LimitOutput",
+    "course.grading.feedback.DescribeImages",         # alt text on images (feedback, formgrader)
     "course.grading.verdict.SaveVerdicts",
     "course.grading.schedule.ApplySchedule",          # due date and the student's extension into the gradebook
     "nbgrader.preprocessors.AssignLatePenalties",
@@ -59,6 +63,9 @@ c.GenerateFeedback.preprocessors = [
     "course.grading.sanitize.SanitizeStudentHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback math: MathJax from the Jupyter server that serves the page (jupyter-server-mathjax), else the CDN,
+# else the TeX as written (course/grading/mathjax.py; docs/instructors.md).
+c.GenerateFeedback.exporter_class = "course.grading.mathjax.FeedbackHTMLExporter"
 
 # Due dates, late penalties and extensions (course/grading/schedule.py; docs/instructors.md "Due dates, late
 # penalties and extensions"). This repository is the template: it sets no due date, so release/ shows none.
@@ -113,3 +120,6 @@ c.LmsExport.missing_as_zero = False   # a student who submitted nothing: no grad
 # it at a folder every user can reach, e.g. "/srv/nbgrader/exchange" (docs/instructors.md: "The exchange").
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 c.Exchange.timezone = "UTC"
+# Created here, with nbgrader's permissions, so that the Formgrader shows Release and Collect from its first
+# page (nbgrader itself creates it only on the first `nbgrader release_assignment`).
+ensure_exchange(c.Exchange.root)

@@ -11,6 +11,7 @@
     dl-course schedule                   due dates and extensions (extensions.csv) into the gradebook, shown
     dl-course links                      README's and docs' Colab links to the repository in nbgrader_config.py
     dl-course docs                       build the course website (docs/ and the release notebooks) offline
+    dl-course setup                      once per environment: the Formgrader shows flags; the exchange exists
 
 Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
 `export`, the formgrader), configured by the course's nbgrader_config.py. Run a verb with --help.
@@ -177,6 +178,21 @@ def cmd_links(args):
     return 1 if problems else 0
 
 
+def cmd_setup(args):
+    """Enable the course's Formgrader additions in this environment and create the course's exchange."""
+    from course.grading.formgrader import enable_extension
+
+    root = require_root(args.course)
+    config = load_config(root)   # nbgrader_config.py creates the exchange folder when it is missing
+    print(f"Formgrader: flags, reasons and names shown (Jupyter server extension enabled in {enable_extension()})")
+    exchange = Path(config.Exchange.root) if "root" in config.Exchange else None
+    if exchange is not None:
+        state = "ready" if exchange.is_dir() else "missing: create it as its administrator (docs/instructors.md)"
+        print(f"Exchange: {exchange} {state}")
+    print("Restart a running `jupyter lab` to see the change.")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -341,6 +357,17 @@ def build_parser():
     docs.add_argument("--out", help="the folder for the HTML (default: docs/_build/html)")
     _course_option(docs)
     docs.set_defaults(func=cmd_docs)
+
+    setup = verbs.add_parser(
+        "setup", help="once per environment: the Formgrader shows flags and reasons; the exchange exists",
+        description="Enable the course's Jupyter server extension (course.grading.formgrader) in this "
+                    "environment, so that nbgrader's Formgrader shows each submission's flags and their reasons, "
+                    "rejections and the students' names (a wheel install of the course enables it by itself; an "
+                    "editable install, `pip install -e`, needs this once), and create the exchange folder of "
+                    "nbgrader_config.py with nbgrader's permissions when it is missing. Safe to run again. "
+                    "Exit status 0.")
+    _course_option(setup)
+    setup.set_defaults(func=cmd_setup)
     return parser
 
 

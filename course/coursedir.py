@@ -12,6 +12,9 @@
   absolute before work moves to other folders (grading workers, kernels, benchmark runs).
 - **The tool PATH**: nbgrader runs `alembic` by name when it creates a gradebook, which must be this
   environment's even when it is not activated (`with_tools`, `put_tools_on_path`).
+- **Known third-party warnings**: `quiet_known_warnings` filters the one warning nbgrader itself causes on
+  every graded submission (nbgrader_config.py, so every nbgrader command and the formgrader, and each
+  `dl-course grade` worker), so that a warning in a log is always worth reading.
 
 Light on purpose: only the standard library at import time (nbgrader_config.py imports it).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -118,3 +122,43 @@ def with_tools(env=None):
 def put_tools_on_path():
     """This interpreter's scripts folder first on this process's PATH (for the tools nbgrader runs by name)."""
     os.environ["PATH"] = with_tools()["PATH"]
+
+
+# nbgrader 0.9's `Gradebook.add_submission` (every autograded submission) builds its SubmittedAssignment and
+# SubmittedNotebook rows linked to rows of the session, then queries before adding them: SQLAlchemy 2 warns
+# "Object of type <SubmittedAssignment> not in session, add operation along 'Assignment.submissions' will
+# not proceed" from its autoflush, and nbgrader adds the rows right after, so nothing is lost. Only this
+# message is filtered: any other SQLAlchemy warning still shows.
+NBGRADER_AUTOFLUSH_WARNING = (r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along "
+                              r"'(Assignment|Student|Notebook)\.submissions' will not proceed")
+
+
+def quiet_known_warnings():
+    """Filter, in this process, the third-party warnings the course cannot fix where they start (above)."""
+    try:
+        from sqlalchemy.exc import SAWarning
+    except ImportError:   # no SQLAlchemy, no nbgrader gradebook: nothing to filter
+        return
+    warnings.filterwarnings("ignore", message=NBGRADER_AUTOFLUSH_WARNING, category=SAWarning)
+
+
+# nbgrader's permissions for the exchange root (ExchangeReleaseAssignment.ensure_root): everyone may read,
+# write and enter it (students submit into it), with the group's setgid bit when the course is group-shared.
+EXCHANGE_MODE = 0o777
+GROUP_SHARED_BITS = 0o2020
+
+
+def ensure_exchange(path, groupshared=False):
+    """Create the exchange root with nbgrader's permissions when it is missing, so that the Formgrader offers
+    Release and Collect before anything was released. A folder that cannot be created (a shared exchange on
+    a hub, made by its administrator) is left alone: nbgrader names it when a command needs it. Returns
+    whether the folder exists now."""
+    path = Path(path)
+    if path.is_dir():
+        return True
+    try:
+        path.mkdir(parents=True)
+        os.chmod(path, EXCHANGE_MODE | (GROUP_SHARED_BITS if groupshared else 0))
+    except OSError:
+        return False
+    return True

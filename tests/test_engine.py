@@ -164,3 +164,82 @@ def test_the_report_shows_scores_hardest_tests_times_and_who_needs_a_look(serial
     for text in ("Score histogram", "Pass rate per test cell", "Grading time per submission", "test_backward",
                  "tricked", "rebinds np.allclose", "corrupt", "not valid JSON", "nobody", "not a notebook"):
         assert text in page, text
+
+
+def section(page, title):
+    """The HTML of the report's section whose heading starts with `title` ("" when there is none)."""
+    for part in page.split("<h2>")[1:]:
+        if part.startswith(title):
+            return part
+    return ""
+
+
+def test_the_report_names_the_flagged_cell_as_jupyterlab_does_and_loads_in_a_browser(serial_and_parallel, tmp_path):
+    from browser import chromium
+    from course.grading.report import write_report
+
+    _, parallel, _, _ = serial_and_parallel
+    path = write_report(EXERCISE, course_root=parallel, output=tmp_path / "report.html")
+    # 'tricked' rebinds np.allclose in a cell inserted at index 3, under "## Setup": JupyterLab's "cell 4"
+    assert "<td>tricked</td><td>cell 4</td>" in section(path.read_text(), "Flagged for review")
+    screenshot = tmp_path / "report.png"
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(path.resolve().as_uri())
+        headings = page.locator("h2").all_inner_texts()
+        for title in ("Score histogram", "Pass rate per test cell", "Grading time per submission",
+                      "Flagged for review", "Rejected", "Late submissions"):
+            assert any(h.startswith(title) for h in headings), (title, headings)
+        assert page.locator("h1").inner_text() == f"Grading report: {EXERCISE}"
+        assert page.locator("table").count() >= 4
+        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        assert len(widths) == 3 and all(w > 0 for w in widths), widths
+        # the pass-rate table names each test cell by part and grade id, as the feedback does
+        assert page.locator("td", has_text="Part 5, test_backward (cell ").count() == 1
+        page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 0
+    print(f"report screenshot: {screenshot}")
+
+
+def test_a_cleared_flag_is_not_listed_as_needing_review(serial_and_parallel, tmp_path, capsys):
+    from course.grading.report import write_report
+
+    _, parallel, _, _ = serial_and_parallel
+    db = f"sqlite:///{parallel / 'gradebook.db'}"
+    cli.main(["--course", str(parallel), "flags", EXERCISE, "--clear", "tricked"])   # 1: wrong solutions stay flagged
+    out = capsys.readouterr().out
+    assert "cleared: tricked" in out and "flagged: tricked" not in out, out
+    try:
+        page = write_report(EXERCISE, course_root=parallel, output=tmp_path / "report.html").read_text()
+    finally:   # the module's batch stays as graded for the other tests
+        with Gradebook(db) as gb:
+            for notebook in gb.find_submission(EXERCISE, "tricked").notebooks:
+                notebook.flagged = True
+            gb.db.commit()
+    assert "tricked" not in section(page, "Flagged for review")
+    assert "<td>tricked</td>" in section(page, "Flags cleared after review")
+    assert "rebinds np.allclose" in section(page, "Flags cleared after review")
+
+
+def test_the_empty_gradebook_is_the_one_nbgrader_creates_without_its_alembic_process(tmp_path):
+    """The snapshot's gradebook: nbgrader's tables and schema revision, as `Gradebook()` would stamp them."""
+    import sqlite3
+
+    from nbgrader.api import Gradebook, get_alembic_version
+
+    from course.coursedir import put_tools_on_path
+    from course.grading.engine import create_empty_gradebook
+
+    create_empty_gradebook(tmp_path / "ours.db")
+    put_tools_on_path()
+    with Gradebook(f"sqlite:///{tmp_path / 'nbgraders.db'}"):
+        pass
+
+    def schema(path):
+        with sqlite3.connect(path) as db:
+            tables = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type='table' AND name != 'alembic_version'"))
+            return tables, db.execute("SELECT version_num FROM alembic_version").fetchall()
+    ours, theirs = schema(tmp_path / "ours.db"), schema(tmp_path / "nbgraders.db")
+    assert ours == theirs and ours[1] == [(get_alembic_version(),)]
+    with Gradebook(f"sqlite:///{tmp_path / 'ours.db'}") as gb:   # nbgrader opens it as its own
+        gb.update_or_create_assignment("ex01_numpy_dnn")

@@ -31,7 +31,8 @@ def environment_pip():
     return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), env
 
 
-TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv"}   # the test suite's own tools (uv: the compatibility run)
+TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv", "playwright"}   # the test suite's own tools (uv: the
+# compatibility run; playwright: the real-browser tests)
 DOCS_TOOLS = {"sphinx", "sphinx-book-theme", "myst-nb"}    # the website's build (instructors, not the GPU environment)
 
 

@@ -1,11 +1,13 @@
 """Every notebook in source/ follows the course conventions and carries valid nbgrader metadata."""
 
 import re
+import shutil
 
 import nbformat
 import pytest
+import yaml
 
-from conftest import EXERCISES
+from conftest import EXERCISES, ROOT
 from course import grading
 from course.grading.release import BADGE, INSTALL
 from submissions import apply_wrong_solution, load_wrong_solutions
@@ -31,6 +33,51 @@ def test_notebook_is_valid_nbformat_with_a_python_kernel(notebook):
     _, nb = notebook
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def course_python():
+    """The course's Python, major.minor: environment.yml's `python=3.11`."""
+    pins = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    return next(p.split("=", 1)[1] for p in pins if isinstance(p, str) and p.startswith("python="))
+
+
+@pytest.mark.parametrize("kind", ["source", "release"])
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_notebook_carries_the_language_info_and_kernelspec_jupyterlab_writes(exercise, kind):
+    """What ipykernel reports, so that JupyterLab, which writes the kernel's `language_info` and kernelspec into
+    a notebook as its kernel starts, finds nothing to change: a notebook opened and closed unchanged is not
+    modified (tests/test_browser_notebooks.py). Every key and value is the kernel's, except that `version` is
+    compared only as the course's Python (environment.yml, 3.11): the notebooks record the full version of the
+    Python they were stamped with (3.11.7, the development and CI one). On another Python, patch releases
+    included, JupyterLab puts that kernel's version in, the notebook opens modified, and saving it changes that
+    line alone; these tests still pass there (the browser test skips, naming both versions)."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    metadata = nbformat.read(grading.notebook_path(exercise, kind), as_version=4).metadata
+    reported = {**IPythonKernel.language_info}   # the language_info of ipykernel's kernel_info_reply
+    stored = dict(metadata.get("language_info", {}))
+    assert stored.keys() == reported.keys(), f"{kind}/{exercise}: language_info keys {sorted(stored)}"
+    assert {k: v for k, v in stored.items() if k != "version"} == {
+        k: v for k, v in reported.items() if k != "version"}, f"{kind}/{exercise}: language_info differs from ipykernel's"
+    assert re.fullmatch(rf"{re.escape(course_python())}\.\d+", stored["version"]), (
+        f"{kind}/{exercise}: language_info.version {stored['version']!r} is not a Python {course_python()} release")
+    spec = get_kernel_dict()
+    assert dict(metadata.get("kernelspec", {})) == {"display_name": spec["display_name"], "language": spec["language"],
+                                                  "name": KERNEL_NAME}, f"{kind}/{exercise}: kernelspec"
+
+
+def test_nbgrader_validate_leaves_a_source_notebook_byte_for_byte_unchanged(tmp_path):
+    exercise = "ex01_numpy_dnn"   # NumPy only: validated in seconds
+    course_dir = grading.make_course_copy([exercise], target=tmp_path / "course")
+    path = grading.notebook_path(exercise, root=course_dir)
+    before = path.read_bytes()
+    assert before == grading.notebook_path(exercise).read_bytes()
+    output = grading.nbgrader(course_dir, "validate", str(path.relative_to(course_dir)))
+    assert "Success! Your notebook passes all the tests." in output, output
+    assert path.read_bytes() == before, "nbgrader validate rewrote the notebook"
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name], "nbgrader validate left files beside it"
+    shutil.rmtree(course_dir, ignore_errors=True)
 
 
 def test_no_outputs_or_execution_counts_are_stored(notebook):

@@ -18,6 +18,7 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 | `engine` | `dl-course grade`: parallel (or Dask) grading, one gradebook writer |
 | `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses (flagged held back) |
 | `lms` | grades and feedback back into Canvas, Moodle and Blackboard, in the files their importers read |
+| `formgrader` | nbgrader's Formgrader shows flags, reasons and names (a Jupyter server extension; `dl-course setup`) |
 | `mutants` | how strong the hidden tests are |
 | `records`, `notebooks` | what grading noticed (in the graded notebook); small facts about course notebooks |
 | `trial` | the nbgrader pipeline on a throw-away copy of the course (`dl-course mutants`, the benchmark, the tests) |

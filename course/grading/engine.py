@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 import traceback
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,8 @@ from traitlets.config import Configurable
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 
-from course.coursedir import CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path
+from course.coursedir import (CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path,
+                              quiet_known_warnings)
 
 from . import records, schedule
 from .records import GradingRecord, submission_digest
@@ -124,10 +124,36 @@ class Result:
     wall_s: float = 0.0
 
 
+def alembic_head():
+    """The alembic revision of nbgrader's gradebook schema, read from nbgrader's migration scripts."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+def create_empty_gradebook(path):
+    """An empty SQLite gradebook as nbgrader creates one: its tables, stamped with its schema revision. nbgrader
+    starts an `alembic heads` process for the stamp (3 s of every `dl-course grade` run); the revision is read
+    here in this process instead."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                               {"head": alembic_head()})
+    finally:
+        engine.dispose()
+
+
 def assignment_snapshot(coursedir, exercise):
     """The bytes of an SQLite gradebook that holds the course's assignment definition and nothing else."""
-    put_tools_on_path()   # a new gradebook runs `alembic` by name
     with tempfile.TemporaryDirectory(prefix="dl-gradebook-") as tmp:
+        create_empty_gradebook(Path(tmp) / "gradebook.db")
         url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
         with Gradebook(coursedir.db_url, coursedir.course_id) as source, Gradebook(url, coursedir.course_id) as copy:
             assignment = source.find_assignment(exercise)
@@ -188,6 +214,7 @@ def grade_job(job):
     """Grade one Job in a temporary course (in a worker process); returns a Result."""
     from nbgrader.converters import Autograde
 
+    quiet_known_warnings()   # a worker is a process of its own (local or Dask), whatever nbgrader_config.py says
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"dl-grade-{job.student}-") as tmp:
         root = Path(tmp)
@@ -236,6 +263,12 @@ def _read_scores(coursedir, job, result):
                 "flagged": bool(notebook.flagged),
                 "late_penalty": notebook.late_submission_penalty,
             }
+
+
+def _ready(index):
+    """A task that returns at once: submitted when the pool starts, so that its workers start (and import)
+    while the main process still prepares the jobs."""
+    return index
 
 
 def _warm_up():
@@ -292,6 +325,7 @@ class Summary:
     timed_out: dict = field(default_factory=dict)
     wall_s: float = 0.0
     results: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)   # the run's fixed cost by part, seconds (the benchmark reports it)
 
     def line(self):
         return (f"{self.exercise}: graded {len(self.graded)}, rejected {len(self.rejected)}, flagged "
@@ -334,7 +368,7 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
     start = time.monotonic()
     log = log or (lambda message: print(message, file=sys.stderr))
     put_tools_on_path()   # nbgrader runs `alembic` by name
-    warnings.filterwarnings("ignore", module="nbgrader.api")   # SQLAlchemy notes on nbgrader's sessions
+    quiet_known_warnings()   # nbgrader's Gradebook.add_submission (apply_result), harmless (course.coursedir)
     config = load_config(course_root)
     coursedir = course_directory(config)
     engine = GradingEngine(config=config)
@@ -350,12 +384,20 @@ def grade(exercise, course_root=".", students=None, workers=None, scheduler=None
         else:
             todo.append(student)
     if todo:
-        extensions = schedule.import_schedule(config, exercise, todo)   # due date and extensions: real gradebook
-        course, snapshot = course_bundle(coursedir, exercise), assignment_snapshot(coursedir, exercise)
-        executor, as_completed, close = _executor(engine, min(workers, len(todo)))
+        summary.fixed["setup_s"] = time.monotonic() - start
+        mark = time.monotonic()
+        pool_size = min(workers, len(todo))
+        executor, as_completed, close = _executor(engine, pool_size)
+        starting = [executor.submit(_ready, i) for i in range(pool_size)]   # workers start while jobs are made
         bar = _progress(len(todo), exercise, progress)
         try:
+            extensions = schedule.import_schedule(config, exercise, todo)   # due date and extensions: real gradebook
+            course, snapshot = course_bundle(coursedir, exercise), assignment_snapshot(coursedir, exercise)
             jobs = {s: make_job(coursedir, exercise, s, course, snapshot, extensions.get(s)) for s in todo}
+            summary.fixed["jobs_s"] = time.monotonic() - mark
+            for ready in starting:
+                ready.result()
+            summary.fixed["workers_ready_s"] = time.monotonic() - mark
             futures = {executor.submit(grade_job, job): s for s, job in jobs.items()}
             with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
                 for future in as_completed(futures):

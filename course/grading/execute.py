@@ -86,9 +86,10 @@ class GradingExecute(Execute):
     """nbgrader's Execute with the sandbox, the guard, verdicts, budgets, recovery and output caps."""
 
     budget_file = Unicode(str(BUDGETS_FILE), help="JSON with the solution's run time per exercise.").tag(config=True)
-    timeout_factor = Float(4.0, help="A cell may take this many times the slowest solution cell.").tag(config=True)
+    timeout_factor = Float(6.0, help="A cell may take this many times the slowest solution cell (a slower or busy "
+                                       "machine: a correct solution took over 4x on a loaded 2-core CI run).").tag(config=True)
     min_cell_timeout = Integer(30, help="Never less than this many seconds for a cell.").tag(config=True)
-    notebook_factor = Float(3.0, help="The whole notebook may take this many times the solution.").tag(config=True)
+    notebook_factor = Float(4.0, help="The whole notebook may take this many times the solution.").tag(config=True)
     min_notebook_budget = Integer(180, help="Never less than this many seconds for a notebook.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a cell has to stop after an interrupt before its kernel "
                                        "is replaced.").tag(config=True)

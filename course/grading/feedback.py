@@ -10,12 +10,15 @@
   taken out, is replaced by a note. This catches what student code printed, displayed or raised
   after reading the hidden code at run time (from the frames of a running test, say).
 - `course.grading.sanitize.SanitizeStudentHTML`: student HTML and JavaScript are made inert.
+
+`DescribeImages` runs in autograde: every image output gets alternative text in the graded notebook, which
+the feedback and the formgrader render.
 """
 
 from __future__ import annotations
 
 from nbformat.v4 import new_output
-from traitlets import Integer
+from traitlets import Integer, List
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
@@ -25,9 +28,38 @@ from .notebooks import HIDDEN_BEGIN, HIDDEN_END, hidden_blocks, is_test_cell, no
 HIDDEN_NOTE = ("(Hidden tests ran in this cell; their code and traceback are not shown. "
                "The error above says what failed.)")
 SCRUBBED_NOTE = "[grading: this output was removed because it contained hidden test code]\n"
+IMAGE_TYPES = ("image/png", "image/jpeg")   # what nbconvert's HTML templates show as <img> with an alt
 
 
-class HideHiddenTests(ClearHiddenTests):
+class HTMLPreprocessor(NbGraderPreprocessor):
+    """Base of the course's preprocessors that nbconvert's HTML exporter runs (`generate_feedback`).
+
+    That exporter configures `NbConvertBase.display_data_priority`, which every preprocessor inherits;
+    nbgrader's base class redeclares the trait without `config=True`, so traitlets would log "Config option
+    `display_data_priority` not recognized" for each of ours (nbgrader's GetGrades declares it too)."""
+
+    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default(),
+                                 help="Output types by preference (nbconvert's setting; not used here).").tag(config=True)
+
+
+class DescribeImages(HTMLPreprocessor):
+    """Autograde step: an image output without alternative text gets one ("Image 1 shown by cell 5"), so
+    that the feedback and the formgrader pages name it to a screen reader (nbconvert's HTML exporter warns
+    "Alternative text is missing" otherwise). An `alt` the output or its cell already has is kept."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or cell.metadata.get("alt"):
+            return cell, resources
+        images = [(output, mime) for output in cell.get("outputs", []) for mime in IMAGE_TYPES
+                  if mime in output.get("data", {})]
+        for number, (output, mime) in enumerate(images, 1):
+            metadata = output.setdefault("metadata", {}).setdefault(mime, {})
+            if not (metadata.get("alt") or output["metadata"].get("alt")):
+                metadata["alt"] = f"Image {number} shown by cell {index + 1}"
+        return cell, resources
+
+
+class HideHiddenTests(HTMLPreprocessor, ClearHiddenTests):
     """Remove hidden-test code from the test cells and reduce their error outputs to `ename: evalue`.
 
     A traceback quotes the source around the failing line, so cells that held hidden tests keep
@@ -89,7 +121,7 @@ def leaks(output, hidden_lines):
                for line in hidden_lines)
 
 
-class ScrubHiddenTests(NbGraderPreprocessor):
+class ScrubHiddenTests(HTMLPreprocessor):
     """Replace every output that shows a line of the exercise's hidden tests by a note."""
 
     min_line_length = Integer(10, help="Hidden lines shorter than this (after normalizing) are not "

@@ -39,6 +39,51 @@ def graded_cells(nb):
     return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells if is_test_cell(c)}
 
 
+# Parts are "## Part N — Title (k points)" in every exercise; a heading of the same level or above that is not a
+# part ("## Results", "## A stand-in model for testing") ends the part, deeper ones ("### ...") do not.
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_PART = re.compile(r"^Part\s+(\d+)\b", re.IGNORECASE)
+PART_HEADING_LEVEL = 2
+
+
+def _headings(cell):
+    """[(level, text)] of the markdown headings of a cell, in order."""
+    if cell.get("cell_type") != "markdown":
+        return []
+    found = (_HEADING.match(line) for line in cell.get("source", "").splitlines())
+    return [(len(m.group(1)), m.group(2)) for m in found if m]
+
+
+def part_of(nb, index):
+    """"Part N" of the cell at `index` (0-based): from the nearest preceding part-level heading; "" outside a part."""
+    for cell in reversed(nb.cells[:index]):
+        for level, text in reversed(_headings(cell)):
+            if level <= PART_HEADING_LEVEL:
+                part = _PART.match(text)
+                return f"Part {part.group(1)}" if part else ""
+    return ""
+
+
+def cell_label(nb, index):
+    """A cell named for a human, the way JupyterLab counts (from 1) and the feedback names it (grade id):
+    "Part 3, test_forward (cell 19)", "cell 4" for a cell outside any part without a grade id. `nb` may be None
+    (only the position is known then); "" when `index` is not a cell position."""
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        return ""
+    position = f"cell {index + 1}"
+    if nb is None or index >= len(nb.cells):
+        return position
+    names = [part_of(nb, index), nbgrader_meta(nb.cells[index]).get("grade_id", "")]
+    names = ", ".join(name for name in names if name)
+    return f"{names} ({position})" if names else position
+
+
+def cell_labels_by_grade_id(nb):
+    """{grade_id: cell_label} of the cells of `nb` that have a grade id."""
+    return {nbgrader_meta(c)["grade_id"]: cell_label(nb, i) for i, c in enumerate(nb.cells)
+            if nbgrader_meta(c).get("grade_id")}
+
+
 def python_source(source):
     """Python source of a cell with IPython syntax (magics, !shell) turned into plain Python (the text itself
     when IPython cannot transform it)."""

@@ -13,6 +13,9 @@ read it from `autograde/<student>/<exercise>/<exercise>.ipynb`:
 - "submission_sha256": a digest of the submitted folder (`RecordSubmission`), so that `dl-course grade`
   grades again only what changed.
 
+A repair, flag or event about a cell has its position "cell" (0-based, as nbformat counts) and "cell_name",
+how JupyterLab and the feedback name it ("Part 3, test_forward (cell 19)", `notebooks.cell_label`).
+
 The record of an incoming submission is dropped before repair, so a student cannot forge it. Stages write
 it through `record`/`note`; the instructor's tools (engine, export, report) read it as a `GradingRecord`,
 which also holds the status rules.
@@ -27,6 +30,8 @@ from pathlib import Path
 
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .notebooks import cell_label
 
 KEY = "dl_course"
 TIMEOUT_EVENTS = ("timeout", "kernel_replaced")
@@ -44,9 +49,14 @@ def reset(nb):
 
 
 def note(nb, section, **fields):
-    """Append one entry (a dict of fields) to the record's list `section`."""
+    """Append one entry (a dict of fields) to the record's list `section`. An entry about a cell also gets the
+    cell's name for humans ("cell_name", see `cell_label`), taken now: later tools may not have this notebook."""
+    entry = dict(fields)
+    name = cell_label(nb, entry.get("cell"))
+    if name:
+        entry.setdefault("cell_name", name)
     entries = record(nb).setdefault(section, [])
-    entries.append(dict(fields))
+    entries.append(entry)
     return entries[-1]
 
 
@@ -55,10 +65,16 @@ def entries(nb, kind):
     return list(nb.metadata.get(KEY, {}).get(kind, []))
 
 
+def cell_name(entry, nb=None):
+    """The name of the entry's cell for humans: the one taken when it was noted, else from `nb` (or the 1-based
+    position alone, for a record written before names were kept); "" when the entry names no cell."""
+    return entry.get("cell_name") or cell_label(nb, entry.get("cell"))
+
+
 def describe(entry):
     """One line for an entry: its cell (when known) and what happened."""
-    cell = entry.get("cell")
-    where = f"cell {cell}: " if cell not in (None, "") else ""
+    name = cell_name(entry)
+    where = f"{name}: " if name else ""
     return where + (entry.get("reason") or entry.get("what") or entry.get("detail") or "")
 
 

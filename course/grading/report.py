@@ -3,11 +3,13 @@
 The page (`reports/<exercise>/report.html`, figures embedded as PNG) shows the score histogram
 (final scores, after late penalties), the pass rate of every test cell with the hardest parts first,
 the grading time per submission, the late submissions (how late, extension, raw score, penalty, final
-score), and the submissions that need a human: flagged (cell and reason), rejected (why), timed out or
-restarted, the students on the roster who submitted nothing, and the pairs of submissions whose
-own code is unusually alike (`course.grading.similarity`, which writes similarity.csv and
-similarity.html next to the page; for review, no grade changes). It reads the gradebook, the
-grading records in `autograde/`, the intake report and the submitted notebooks.
+score), and the submissions that need a human: flagged (cell and reason; a flag the instructor cleared
+is listed apart, as cleared), rejected (why), timed out or restarted, the students on the roster who
+submitted nothing, and the pairs of submissions whose own code is unusually alike
+(`course.grading.similarity`, which writes similarity.csv and similarity.html next to the page; for
+review, no grade changes). It reads the gradebook, the grading records in `autograde/`, the intake
+report and the submitted notebooks. Cells are named as JupyterLab and the feedback name them
+(`notebooks.cell_label`: "Part 3, test_forward (cell 19)").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import base64
 import csv
 import html
 import io
+import math
 import os
 from pathlib import Path
 
@@ -26,7 +29,15 @@ from nbgrader.api import Gradebook, MissingEntry
 from course.coursedir import load_config
 
 from .engine import course_directory
-from .records import GradingRecord
+from .export import review_status
+from .notebooks import cell_labels_by_grade_id
+from .records import GradingRecord, cell_name
+
+# The grading-time plot: wide enough for a readable student id under every bar, never wider than a page.
+TIME_PLOT_INCHES_PER_STUDENT = 0.35
+TIME_PLOT_WIDTH_INCHES = (6, 16)
+# Beyond this many score bars, tick only some integers (a 100-point exercise would crowd the axis).
+MAX_SCORE_TICKS = 20
 
 
 def gather(exercise, course_root):
@@ -50,15 +61,23 @@ def gather(exercise, course_root):
             students[student] = {"score": max(0.0, submission.score - penalty), "raw_score": submission.score,
                                  "penalty": penalty, "late_s": submission.total_seconds_late,
                                  "extension": submission.extension, "timestamp": submission.timestamp,
-                                 "scores": scores, "flags": [], "rejected": None, "events": [], "wall_s": None}
+                                 "scores": scores, "flags": [], "rejected": None, "events": [], "wall_s": None,
+                                 # the gradebook's flag, not the record's, says whether review is still due
+                                 "flagged_in_gradebook": any(nb.flagged for nb in submission.notebooks)}
     for student, info in students.items():
         folder = Path(coursedir.format_path(coursedir.autograded_directory, student, exercise))
+        parts = []
         for path in sorted(folder.glob("*.ipynb")):
-            record = GradingRecord.load(nbformat.read(path, as_version=4))
-            info["flags"] += list(record.flags)
-            info["events"] += [e for e in record.events if e.get("kind") != "output_cut"]
+            nb = nbformat.read(path, as_version=4)
+            record = GradingRecord.load(nb)
+            parts.append(record)
+            info["flags"] += [_named(f, nb) for f in record.flags]
+            info["events"] += [_named(e, nb) for e in record.events if e.get("kind") != "output_cut"]
             info["rejected"] = info["rejected"] or record.rejected or None
             info["wall_s"] = (info["wall_s"] or 0) + record.timing.get("wall_s", 0)
+        combined = GradingRecord.combined(parts)
+        info["review"], info["review_reason"] = review_status(combined.status, combined.reason,
+                                                              info["flagged_in_gradebook"])
     intake = Path(coursedir.root, "reports", exercise, "intake.csv")
     missing, intake_rejected = [s for s in roster if s not in students], {}
     if intake.is_file():
@@ -68,8 +87,25 @@ def gather(exercise, course_root):
                     intake_rejected[row["student"] or row["file"]] = row["detail"]
     missing = [s for s in missing if s not in intake_rejected]
     return {"exercise": exercise, "max_score": maximum, "duedate": assignment.duedate, "cells": cells,
+            "cell_labels": release_cell_labels(coursedir, exercise, {nb for nb, _, _ in cells}),
             "students": students,
             "missing": missing, "intake_rejected": intake_rejected, "similar": similar_pairs(exercise, course_root)}
+
+
+def _named(entry, nb):
+    """A record entry with its cell's name for humans (kept in the record, else from the graded notebook)."""
+    return {**entry, "cell_name": cell_name(entry, nb)}
+
+
+def release_cell_labels(coursedir, exercise, notebooks):
+    """{(notebook, grade_id): cell label} from the release notebooks, the positions every student starts from."""
+    labels = {}
+    for notebook in notebooks:
+        path = Path(coursedir.format_path(coursedir.release_directory, ".", exercise), f"{notebook}.ipynb")
+        if path.is_file():
+            labels.update({(notebook, grade_id): label for grade_id, label
+                           in cell_labels_by_grade_id(nbformat.read(path, as_version=4)).items()})
+    return labels
 
 
 def similar_pairs(exercise, course_root):
@@ -121,13 +157,89 @@ def _png(fig):
 
 
 def pass_rates(data):
-    """[(test cell, points, share of graded submissions with full points)], hardest first."""
+    """[(test cell, points, share of graded submissions with full points)], hardest first; the test cell by
+    its label in the release notebook ("Part 3, test_forward (cell 19)"), else by its grade id."""
     graded = [i for i in data["students"].values() if not i["rejected"]]
+    labels = data.get("cell_labels", {})
     rates = []
     for notebook, cell, points in data["cells"]:
         got = [i["scores"].get((notebook, cell)) for i in graded]
-        rates.append((cell, points, sum(1 for g in got if g is not None and g >= points) / max(len(got), 1)))
+        rates.append((labels.get((notebook, cell), cell), points,
+                      sum(1 for g in got if g is not None and g >= points) / max(len(got), 1)))
     return sorted(rates, key=lambda r: (r[2], r[0]))
+
+
+def score_bar(score, top):
+    """The histogram bar (an integer score) that `score` is drawn in: the nearest integer, halves up (bins
+    with edges at k - 0.5), so that 15 of 15 stands in the bar labelled 15 and 12.5 (a late penalty, partial
+    credit) at 13."""
+    return min(max(math.floor(score + 0.5), 0), top)
+
+
+def score_bars(scores, max_score):
+    """[(score, submissions)]: one bar per integer score from 0 to the maximum (rounded up)."""
+    top = math.ceil(max_score)
+    counts = [0] * (top + 1)
+    for score in scores:
+        counts[score_bar(score, top)] += 1
+    return list(enumerate(counts))
+
+
+def time_bars(data):
+    """[(student, grading seconds)], fastest first (a student not timed counts 0 s)."""
+    return sorted(((s, i["wall_s"] or 0) for s, i in data["students"].items()), key=lambda b: (b[1], b[0]))
+
+
+def histogram_figure(plt, data):
+    from matplotlib.ticker import MaxNLocator
+
+    graded = [i["score"] for i in data["students"].values() if not i["rejected"]]
+    bars = score_bars(graded, data["max_score"])
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar([k for k, _ in bars], [n for _, n in bars], width=0.9, color="tab:blue")
+    if len(bars) <= MAX_SCORE_TICKS:
+        ax.set_xticks([k for k, _ in bars])   # every bar's score under it
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=MAX_SCORE_TICKS, integer=True))
+    ax.set_xlim(-0.6, bars[-1][0] + 0.6)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))   # a count of submissions
+    ax.set_xlabel(f"final score (of {data['max_score']:g}), to the nearest point")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"{len(graded)} graded submissions")
+    return fig
+
+
+def pass_rate_figure(plt, data):
+    rates = [(rate, cell) for cell, _, rate in pass_rates(data)]
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(rates) + 1))
+    ax.barh([cell for _, cell in rates], [rate for rate, _ in rates], color="tab:orange")
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of submissions with full points")
+    ax.set_title("Pass rate per test cell (hardest first)")
+    return fig
+
+
+def time_figure(plt, data):
+    from matplotlib.ticker import StrMethodFormatter
+
+    bars = time_bars(data)
+    low, high = TIME_PLOT_WIDTH_INCHES
+    fig, ax = plt.subplots(figsize=(min(high, max(low, TIME_PLOT_INCHES_PER_STUDENT * len(bars))), 3))
+    ax.bar(range(len(bars)), [t for _, t in bars], color="tab:green")
+    # one tick per bar, named by the student: the positions 0 .. n-1 mean nothing to the reader
+    ax.set_xticks(range(len(bars)), [s for s, _ in bars], rotation=60 if len(bars) > 4 else 0,
+                  ha="right" if len(bars) > 4 else "center")
+    ax.set_xlim(-0.6, len(bars) - 0.4)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g} s"))
+    ax.set_xlabel("student, fastest first")
+    ax.set_ylabel("grading time (seconds)")
+    ax.set_title("Grading time per submission (kernel, all cells)")
+    return fig
+
+
+FIGURES = {"Score histogram": histogram_figure, "Pass rate per test cell": pass_rate_figure,
+           "Grading time per submission": time_figure}
 
 
 def figures(data):
@@ -137,35 +249,11 @@ def figures(data):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    graded = {s: i for s, i in data["students"].items() if not i["rejected"]}
     out = {}
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist([i["score"] for i in graded.values()], bins=min(20, max(5, int(data["max_score"]) + 1)),
-            range=(0, data["max_score"]), color="tab:blue", edgecolor="white")
-    ax.set_xlabel(f"score (of {data['max_score']:g})")
-    ax.set_ylabel("submissions")
-    ax.set_title(f"{len(graded)} graded submissions")
-    out["Score histogram"] = _png(fig)
-    plt.close(fig)
-
-    rates = [(rate, cell) for cell, _, rate in pass_rates(data)]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(rates) + 1))
-    ax.barh([cell for _, cell in rates], [rate for rate, _ in rates], color="tab:orange")
-    ax.set_xlim(0, 1)
-    ax.invert_yaxis()
-    ax.set_xlabel("share of submissions with full points")
-    ax.set_title("Pass rate per test cell (hardest first)")
-    out["Pass rate per test cell"] = _png(fig)
-    plt.close(fig)
-
-    times = sorted(((i["wall_s"] or 0), s) for s, i in data["students"].items())
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.bar(range(len(times)), [t for t, _ in times], color="tab:green")
-    ax.set_xlabel("submissions, fastest first")
-    ax.set_ylabel("seconds")
-    ax.set_title("Grading time per submission (kernel, all cells)")
-    out["Grading time per submission"] = _png(fig)
-    plt.close(fig)
+    for title, draw in FIGURES.items():
+        fig = draw(plt, data)
+        out[title] = _png(fig)
+        plt.close(fig)
     return out
 
 
@@ -177,13 +265,28 @@ def _table(title, header, rows):
     return f"<h2>{html.escape(title)} ({len(rows)})</h2><table><tr>{head}</tr>{body}</table>"
 
 
+def review_rows(students, status):
+    """[(student, cell, reason)] of the submissions whose status after review is `status` ("flagged": still
+    held for review; "graded": the flags the instructor cleared), a row per flag; a submission flagged in the
+    Formgrader without a recorded flag has one row with the gradebook's reason."""
+    rows = []
+    for student, info in sorted(students.items()):
+        if info.get("review", "flagged" if info["flags"] else "graded") != status:
+            continue
+        rows += [(student, f.get("cell_name", ""), f.get("reason", "")) for f in info["flags"]]
+        if status == "flagged" and not info["flags"]:
+            rows.append((student, "", info.get("review_reason", "")))
+    return rows
+
+
 def render(data):
     """The report page's HTML."""
     students = data["students"]
-    flagged = [(s, f.get("cell", ""), f.get("reason", "")) for s, i in sorted(students.items()) for f in i["flags"]]
+    flagged = review_rows(students, "flagged")
+    cleared = review_rows(students, "graded")
     rejected = [(s, i["rejected"]) for s, i in sorted(students.items()) if i["rejected"]]
     rejected += sorted(data["intake_rejected"].items())
-    events = [(s, e.get("cell", ""), e.get("kind", ""), e.get("detail", ""))
+    events = [(s, e.get("cell_name", ""), e.get("kind", ""), e.get("detail", ""))
               for s, i in sorted(students.items()) for e in i["events"]]
     graded = [i["score"] for i in students.values() if not i["rejected"]]
     mean = sum(graded) / len(graded) if graded else 0
@@ -203,6 +306,8 @@ def render(data):
     parts.append(_table("Late submissions", ["student", "handed in", "late by (after extension)", "extension",
                                              "raw score", "late penalty", "final score"], late_rows(data)))
     parts.append(_table("Flagged for review", ["student", "cell", "reason"], flagged))
+    if cleared:   # reviewed: no longer anyone's to-do, shown so that the instructor sees what was cleared
+        parts.append(_table("Flags cleared after review", ["student", "cell", "reason"], cleared))
     parts.append(_table("Rejected", ["student or file", "reason"], rejected))
     parts.append(_table("Timed out, kernel replaced or not run", ["student", "cell", "event", "detail"], events))
     parts.append(_table("Missing (on the roster, nothing submitted)", ["student"], [(s,) for s in data["missing"]]))

@@ -42,6 +42,8 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from .feedback import HTMLPreprocessor
+
 DUE_FORMAT = ("'YYYY-MM-DD HH:MM[:SS] ZONE', ZONE being UTC, an IANA time zone such as Europe/Berlin, or an "
               "offset such as +01:00 (e.g. '2027-01-15 23:59:00 UTC')")
 EXTRA_FORMAT = "a duration such as 2d, 36h, 90m or 1d12h, or a number of hours such as 48 or 1.5 (0: no extension)"
@@ -402,7 +404,7 @@ class ShowDueDate(NbGraderPreprocessor):
         return nb, resources
 
 
-class ExplainLatePenalty(NbGraderPreprocessor):
+class ExplainLatePenalty(HTMLPreprocessor):   # generate_feedback: see HTMLPreprocessor
     """Feedback preprocessor (after nbgrader's GetGrades): for a late notebook, a first cell saying how late
     it was handed in, the raw score, the late penalty and the final score (nbgrader's header shows the final
     score and the penalty only). A notebook without a penalty is left as it is."""

@@ -273,6 +273,7 @@ class FlagTampering(NbGraderPreprocessor):
             if cell.cell_type != "code" or is_test_cell(cell):
                 continue
             for line, reason in scan_student_code(cell.source, release_lines, aliases):
-                records.note(nb, "flags", cell=index, reason=f"line {line}: {reason}")
-                self.log.warning("%s cell %s line %s: %s", resources["nbgrader"]["student"], index, line, reason)
+                entry = records.note(nb, "flags", cell=index, reason=f"line {line}: {reason}")
+                self.log.warning("%s %s line %s: %s", resources["nbgrader"]["student"], entry["cell_name"], line,
+                                 reason)
         return nb, resources
