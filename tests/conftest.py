@@ -7,7 +7,7 @@ import pytest
 
 from course import grading
 from course.grading.execute import load_budgets
-from course.coursedir import absolute_data_dir
+from course.coursedir import absolute_data_dir, quiet_known_warnings
 
 ROOT = grading.ROOT
 EXERCISES = grading.exercises()
@@ -17,6 +17,14 @@ BUDGETS = load_budgets()
 absolute_data_dir(ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _nbgraders_known_warning_filtered():
+    """In-process gradebook work in a test filters nbgrader's own harmless SQLAlchemy warning, as every
+    nbgrader command and `dl-course grade` worker does (course.coursedir.quiet_known_warnings; pytest
+    resets warning filters for each test)."""
+    quiet_known_warnings()
 
 
 @pytest.fixture(scope="session")

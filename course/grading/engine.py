@@ -26,6 +26,7 @@ import concurrent.futures
 import glob
 import importlib
 import io
+import json
 import logging
 import multiprocessing
 import os
@@ -271,8 +272,17 @@ def _ready(index):
     return index
 
 
-def _warm_up():
-    """Worker initializer: import what grading needs once, so no submission pays for it."""
+# Math libraries start one thread per core in every kernel; with one kernel per worker they would fight over
+# the cores. A local pool gives each worker's kernels its share (unless the environment already says).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _warm_up(threads=None):
+    """Worker initializer: import what grading needs once, so no submission pays for it; `threads`: the math
+    libraries' threads for this worker's kernels."""
+    if threads:
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, str(threads))
     import nbgrader.converters  # noqa: F401
     import nbgrader.preprocessors  # noqa: F401
 
@@ -357,7 +367,8 @@ def _executor(engine, workers):
                 cluster.close()
 
         return client, as_completed, close
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=_warm_up,
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=_warm_up, initargs=(threads,),
                                                   mp_context=multiprocessing.get_context("spawn"))
     return pool, concurrent.futures.as_completed, lambda: pool.shutdown(cancel_futures=True)
 
@@ -424,9 +435,11 @@ def _tally(summary, coursedir, exercise, result):
         summary.failed[result.student] = result.error
         return
     summary.graded.append(result.student)
-    folder = Path(coursedir.format_path(coursedir.autograded_directory, result.student, exercise))
-    for path in folder.glob("*.ipynb"):
-        record = GradingRecord.load(nbformat.read(path, as_version=4))
+    for name, data in sorted(result.files.items()):
+        if not name.endswith(".ipynb") or "/" in name:   # the graded notebooks, beside each other
+            continue
+        # the worker's own output, read as JSON: nbformat's validation would take the workers' CPU here
+        record = GradingRecord.load(nbformat.from_dict(json.loads(data)))
         if record.rejected:
             summary.rejected[result.student] = record.rejected
         if record.flags:

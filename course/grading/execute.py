@@ -300,8 +300,8 @@ class GradingExecute(Execute):
             self._flag(index, f"test cell {grade_id!r}: {reason}")
 
     def _flag(self, index, reason):
-        records.note(self.nb, "flags", cell=index, reason=reason)
-        self.log.warning("Flagged for review (cell %s): %s", index, reason)
+        entry = records.note(self.nb, "flags", cell=index, reason=reason)
+        self.log.warning("Flagged for review: %s", records.describe(entry))
 
     def _error_output(self, cell, ename, evalue):
         cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))

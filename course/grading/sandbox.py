@@ -107,7 +107,7 @@ class Sandbox(Configurable):
                                            "place), e.g. a dataset cache elsewhere.").tag(config=True)
     pass_env = List(Unicode(), [
         "LANG", "LC_ALL", "TZ", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
-        "OMP_NUM_THREADS", "KERAS_BACKEND", "PYTHONHASHSEED", "PYTHONWARNINGS", "CUDA_VISIBLE_DEVICES",
+        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "KERAS_BACKEND", "PYTHONHASHSEED", "PYTHONWARNINGS", "CUDA_VISIBLE_DEVICES",
         "NBGRADER_EXECUTION", "COURSE_DATA_DIR",
     ], help="Environment variables passed into the sandbox; everything else is cleared.").tag(config=True)
 
