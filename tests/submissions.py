@@ -59,6 +59,17 @@ def standard_submissions(exercise, root=ROOT):
     return submissions
 
 
+def flagged_submission(source, release):
+    """A solved student notebook whose activation cell also reaches into the IPython shell: graded in full
+    and flagged for review."""
+    from course.grading.trial import student_form
+
+    flagged = student_form(source, release)
+    cell = next(c for c in flagged.cells if c.cell_type == "code" and "def " in c.source and "sigmoid" in c.source)
+    cell.source += "\n_shell = get_ipython()\n"
+    return flagged
+
+
 def stderr_outputs(nb):
     """Text of every stderr stream output in an executed notebook, as (cell index, text) pairs."""
     return [(i, o.get("text", "")) for i, c in enumerate(nb.cells) if c.cell_type == "code"

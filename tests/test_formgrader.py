@@ -20,6 +20,7 @@ from browser import artifact_dir, chromium, jupyter_lab
 from course import cli, grading
 from course.grading.formgrader import enable_extension
 from course.grading.trial import student_form
+from submissions import flagged_submission
 
 EXERCISE = "ex01_numpy_dnn"
 FLAG_REASON = "reaches into the IPython shell"
@@ -32,9 +33,7 @@ def course(tmp_path_factory):
     grading.nbgrader(root, "generate_assignment", EXERCISE, "--force")
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
-    flagged = student_form(source, release)
-    cell = next(c for c in flagged.cells if c.cell_type == "code" and "def " in c.source and "sigmoid" in c.source)
-    cell.source += "\n_shell = get_ipython()\n"
+    flagged = flagged_submission(source, release)
     for student, nb in {"ada": student_form(source, release), "bo": release, "cy": flagged}.items():
         folder = root / "submitted" / student / EXERCISE
         folder.mkdir(parents=True)

@@ -23,7 +23,7 @@ from course import cli, grading
 from course.coursedir import write_overrides
 from course.grading import lms
 from course.grading.trial import student_form
-from submissions import apply_wrong_solution, load_wrong_solutions
+from submissions import apply_wrong_solution, flagged_submission, load_wrong_solutions
 from traitlets.config import Config
 
 pytestmark = pytest.mark.grading
@@ -74,9 +74,7 @@ def course(tmp_path_factory):
     source = nbformat.read(grading.notebook_path(EXERCISE), as_version=4)
     release = nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4)
     solved = student_form(source, release)
-    flagged = student_form(source, release)
-    cell = next(c for c in flagged.cells if c.cell_type == "code" and "def " in c.source and "sigmoid" in c.source)
-    cell.source += "\n_shell = get_ipython()\n"
+    flagged = flagged_submission(source, release)
     notebooks = {"solved": nbformat.writes(solved).encode(), "flagged": nbformat.writes(flagged).encode(),
                  "wrong": nbformat.writes(student_form(apply_wrong_solution(source, load_wrong_solutions(EXERCISE)[0]),
                                                        release)).encode(),

@@ -56,6 +56,13 @@ class GradeRow:
     reason: str
 
     @property
+    def display_name(self):
+        """"Last, First" as nbgrader and the LMS files write names, or the student's id where the roster gave none."""
+        if self.last_name and self.first_name:
+            return f"{self.last_name}, {self.first_name}"
+        return self.last_name or self.first_name or self.student
+
+    @property
     def score(self):
         if self.status in ("missing", "flagged"):
             return None

@@ -58,13 +58,6 @@ def _jupyter_server_extension_points():
     return [{"module": EXTENSION}]
 
 
-def display_name(first_name, last_name, student):
-    """"Last, First" as the Formgrader writes names, or the student's id where the roster gave none."""
-    if first_name and last_name:
-        return f"{last_name}, {first_name}"
-    return last_name or first_name or student
-
-
 def review_statuses(coursedir, exercise, student=None):
     """{student: {"status", "reason", "name"}} of one exercise, from the gradebook and the grading records."""
     from nbgrader.api import Gradebook
@@ -74,7 +67,7 @@ def review_statuses(coursedir, exercise, student=None):
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         rows = grade_rows(gradebook, coursedir, [exercise], [student] if student else None)
         return {row.student: {"status": row.status, "reason": row.reason,
-                              "name": display_name(row.first_name, row.last_name, row.student)} for row in rows}
+                              "name": row.display_name} for row in rows}
 
 
 class ReviewStatusHandler(JupyterHandler):

@@ -228,16 +228,12 @@ def _write_canvas(rows, exercises, settings, coursedir, outcome):
             entry["values"][row.assignment] = value
             outcome.written.append((row.student, row.assignment, value))
     lines = [header, points]
-    for student, entry in sorted(students.items(), key=lambda item: _sortable(item[1]["row"])):
+    for student, entry in sorted(students.items(), key=lambda item: item[1]["row"].display_name):
         if entry["values"]:
             row = entry["row"]
-            lines.append([_sortable(row), entry["id"], "", "", ""]
+            lines.append([row.display_name, entry["id"], "", "", ""]
                          + [_number(entry["values"][e]) if e in entry["values"] else "" for e in exercises])
     _write_csv(outcome.path, lines)
-
-
-def _sortable(row):
-    return f"{row.last_name}, {row.first_name}" if row.last_name and row.first_name else (row.last_name or row.student)
 
 
 def _write_moodle(rows, exercises, settings, coursedir, outcome):
@@ -249,7 +245,7 @@ def _write_moodle(rows, exercises, settings, coursedir, outcome):
                              "modified_submission", "modified_grade", "feedback")]
     exported = _moodle_time(dt.datetime.now(dt.timezone.utc))
     lines, cache = [header], {}
-    for row in sorted(rows, key=_sortable):
+    for row in sorted(rows, key=lambda row: row.display_name):
         value, why = _decide(row, settings, "moodle")
         identity = _identity(coursedir.root, row.assignment, "moodle", row, cache)
         if value is not None and identity is None:
@@ -291,7 +287,7 @@ def _write_blackboard(rows, exercises, settings, coursedir, outcome):
             entry["values"][row.assignment] = value
             outcome.written.append((row.student, row.assignment, value))
     lines = [header]
-    for student, entry in sorted(students.items(), key=lambda item: _sortable(item[1]["row"])):
+    for student, entry in sorted(students.items(), key=lambda item: item[1]["row"].display_name):
         if entry["values"]:
             row = entry["row"]
             lines.append([row.last_name, row.first_name, entry["username"]]
