@@ -1,7 +1,7 @@
 """nbgrader configuration; the repository root is the course root."""
 import os
 
-from course.coursedir import ensure_exchange, put_tools_on_path, quiet_known_warnings
+from course.coursedir import ensure_exchange, exchange_root, put_tools_on_path, quiet_known_warnings
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
@@ -116,9 +116,10 @@ c.ExportApp.plugin_class = "course.grading.export.StatusCsvExport"
 c.LmsExport.missing_as_zero = False   # a student who submitted nothing: no grade written (True: 0)
 
 # The exchange (release_assignment, fetch_assignment, submit, collect, feedback) lives in the course
-# folder, so that it works on one machine out of the box (git-ignored). On a shared JupyterHub, point
-# it at a folder every user can reach, e.g. "/srv/nbgrader/exchange" (docs/instructors.md: "The exchange").
-c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+# folder, so that it works on one machine out of the box (git-ignored). On a JupyterHub it is a folder every
+# user can reach, named in the course's nbgrader_config.json (`dl-course hub up` writes it; docs/instructors.md:
+# "The exchange", "JupyterHub").
+c.Exchange.root = exchange_root(c.CourseDirectory.root)
 c.Exchange.timezone = "UTC"
 # Created here, with nbgrader's permissions, so that the Formgrader shows Release and Collect from its first
 # page (nbgrader itself creates it only on the first `nbgrader release_assignment`).

@@ -12,6 +12,8 @@
     dl-course links                      README's and docs' Colab links to the repository in nbgrader_config.py
     dl-course docs                       build the course website (docs/ and the release notebooks) offline
     dl-course setup                      once per environment: the Formgrader shows flags; the exchange exists
+    dl-course hub up --roster FILE       a class on a JupyterHub on this machine (accounts, course service,
+                                         exchange, proxy); `dl-course hub down` removes it again (root)
 
 Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
 `export`, the formgrader), configured by the course's nbgrader_config.py. Run a verb with --help.
@@ -23,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from course.coursedir import load_config, put_tools_on_path, require_root
+from course.coursedir import load_config, put_tools_on_path, require_root, skip_unused_format_grammar
 
 
 def cmd_collect(args):
@@ -44,8 +46,10 @@ def cmd_grade(args):
     from course.grading.sandbox import Sandbox, SandboxUnavailable, bwrap_problem, INSTALL_HINT
 
     root = require_root(args.course)
-    sandbox = Sandbox(config=load_config(root))
-    if sandbox.enabled and not args.scheduler and bwrap_problem(sandbox.bwrap):
+    config = load_config(root)
+    sandbox, settings = Sandbox(config=config), engine.GradingEngine(config=config)
+    remote = args.scheduler or settings.scheduler or settings.cluster   # kernels start on the cluster's workers
+    if sandbox.enabled and not remote and bwrap_problem(sandbox.bwrap):
         raise SandboxUnavailable(f"Grading stopped: {bwrap_problem(sandbox.bwrap)}. To grade, {INSTALL_HINT}.")
     summary = engine.grade(args.exercise, course_root=root, students=args.student or None, workers=args.workers,
                            scheduler=args.scheduler, force=args.force, progress=not args.quiet)
@@ -191,6 +195,76 @@ def cmd_setup(args):
         print(f"Exchange: {exchange} {state}")
     print("Restart a running `jupyter lab` to see the change.")
     return 0
+
+
+def cmd_hub_up(args):
+    """Create the class's accounts, the grader's course root and the exchange; start JupyterHub."""
+    from course import hub
+
+    instructors = [name.strip() for name in (args.instructors or "").split(",") if name.strip()]
+    try:
+        state, passwords = hub.up(require_root(args.course), args.roster, instructors=instructors, port=args.port,
+                                  state_dir=args.dir, exchange=args.exchange, data_dir=args.data_dir, ip=args.ip)
+    except hub.HubError as error:
+        print(f"dl-course hub up: {error}", file=sys.stderr)
+        return 1
+    if passwords:
+        print("Passwords of the new accounts (shown once; each user changes theirs with `passwd` in a terminal):")
+        for name, password in passwords.items():
+            print(f"  {name}  {password}")
+    return 0
+
+
+def cmd_hub_down(args):
+    """Stop the hub and remove the accounts, the exchange and the folders `up` made."""
+    from course import hub
+
+    try:
+        hub.down(args.dir)
+    except hub.HubError as error:
+        print(f"dl-course hub down: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _hub_parser(verbs):
+    from course.hub import DEFAULT_DIR, DEFAULT_EXCHANGE   # standard library only
+
+    hub = verbs.add_parser(
+        "hub", help="a class on a JupyterHub on this machine: `hub up` starts it, `hub down` removes it (root)",
+        description="A trial class hub on this machine, as root (docs/instructors.md, \"JupyterHub\"): JupyterHub "
+                    "with the course's configuration (deploy/jupyterhub/), the course as a hub service whose "
+                    "Formgrader runs as the account grader-<course_id>, PAM log-in to Linux accounts, "
+                    "configurable-http-proxy from npm at its pinned version.")
+    actions = hub.add_subparsers(dest="action", metavar="ACTION")
+    up = actions.add_parser(
+        "up", help="create the class (accounts, grader, exchange) and start the hub",
+        description="Create a Linux account for every student of the roster and every instructor (new accounts "
+                    "get a generated password, printed once; existing ones are used as they are), the grader "
+                    "account and its copy of the course (with the roster in its gradebook), the shared exchange; "
+                    "install configurable-http-proxy from npm (the version deploy/jupyterhub/package-lock.json "
+                    "pins) and start JupyterHub in the background. Instructors and TAs (--instructors) may open the "
+                    "course's Formgrader; students may not. Then: log in at the printed address. Exit status 0 "
+                    "when the hub answers, 1 with the reason otherwise (everything made so far is removed again).")
+    up.add_argument("--roster", required=True, help="CSV of students (column id, the account name; optional "
+                                                   "first_name, last_name, email)")
+    up.add_argument("--instructors", help="comma-separated account names of instructors and TAs")
+    up.add_argument("--port", type=int, default=8000, help="the hub's port (default: 8000)")
+    up.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default: 127.0.0.1; "
+                                                      "0.0.0.0 behind TLS only)")
+    up.add_argument("--dir", default=DEFAULT_DIR, help=f"the hub's own folder (default: {DEFAULT_DIR})")
+    up.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"the shared exchange (default: {DEFAULT_EXCHANGE})")
+    up.add_argument("--data-dir", help="the dataset mirror for every server (default: $COURSE_DATA_DIR if set)")
+    _course_option(up)
+    up.set_defaults(func=cmd_hub_up)
+    down = actions.add_parser(
+        "down", help="stop the hub and remove what `hub up` made",
+        description="Stop JupyterHub (which stops every user's server and the course service), then remove "
+                    "the accounts, the exchange and the hub's folder that `hub up` created, and nothing else "
+                    "(accounts that existed before stay). Exit status 0, or 1 when no hub was started there.")
+    down.add_argument("--dir", default=DEFAULT_DIR, help=f"the hub's own folder (default: {DEFAULT_DIR})")
+    down.set_defaults(func=cmd_hub_down)
+    hub.set_defaults(func=lambda args: hub.print_help() or 2)
 
 
 def build_parser():
@@ -368,6 +442,7 @@ def build_parser():
                     "Exit status 0.")
     _course_option(setup)
     setup.set_defaults(func=cmd_setup)
+    _hub_parser(verbs)
     return parser
 
 
@@ -398,6 +473,7 @@ def _course_option(verb):
 
 
 def main(argv=None):
+    skip_unused_format_grammar()   # before anything imports nbformat (course.coursedir)
     put_tools_on_path()   # nbgrader runs `alembic` by name, also when the environment is not activated
     parser = build_parser()
     args = parser.parse_args(argv)

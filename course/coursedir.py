@@ -15,6 +15,8 @@
 - **Known third-party warnings**: `quiet_known_warnings` filters the one warning nbgrader itself causes on
   every graded submission (nbgrader_config.py, so every nbgrader command and the formgrader, and each
   `dl-course grade` worker), so that a warning in a log is always worth reading.
+- **Start-up**: `skip_unused_format_grammar` spares the course's own processes a 1.3 s import that no
+  notebook schema needs.
 
 Light on purpose: only the standard library at import time (nbgrader_config.py imports it).
 """
@@ -142,10 +144,34 @@ def quiet_known_warnings():
     warnings.filterwarnings("ignore", message=NBGRADER_AUTOFLUSH_WARNING, category=SAWarning)
 
 
+# jsonschema (which nbformat and so nbgrader import) compiles a grammar for its "iri" string format when the
+# optional `rfc3987_syntax` is installed (jupyter-events pulls it in): 1.3 s of every process that imports
+# nbgrader, paid twice at each `dl-course grade` (main process, each worker). Notebook schemas use no string
+# format, and jsonschema skips a format whose checker is missing, as documented; so the course's own
+# processes (the CLI, the grading workers) skip that import. A process that imported it already keeps it.
+UNUSED_FORMAT_GRAMMAR = "rfc3987_syntax"
+
+
+def skip_unused_format_grammar():
+    """Make `import rfc3987_syntax` an ImportError in this process unless it was imported already (above)."""
+    sys.modules.setdefault(UNUSED_FORMAT_GRAMMAR, None)
+
+
 # nbgrader's permissions for the exchange root (ExchangeReleaseAssignment.ensure_root): everyone may read,
 # write and enter it (students submit into it), with the group's setgid bit when the course is group-shared.
 EXCHANGE_MODE = 0o777
 GROUP_SHARED_BITS = 0o2020
+
+
+def exchange_root(root):
+    """The course's exchange: the one its nbgrader_config.json names (a hub's shared exchange, written by
+    `dl-course hub up`), else `exchange/` in the course root, which works on one machine out of the box."""
+    overrides = Path(root, OVERRIDES_FILE)
+    if overrides.is_file():
+        named = json.loads(overrides.read_text()).get("Exchange", {}).get("root")
+        if named:
+            return str(named)
+    return os.path.join(str(root), "exchange")
 
 
 def ensure_exchange(path, groupshared=False):

@@ -8,6 +8,8 @@ notebooks cell by cell.
 
 import json
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -243,3 +245,22 @@ def test_the_empty_gradebook_is_the_one_nbgrader_creates_without_its_alembic_pro
     assert ours == theirs and ours[1] == [(get_alembic_version(),)]
     with Gradebook(f"sqlite:///{tmp_path / 'ours.db'}") as gb:   # nbgrader opens it as its own
         gb.update_or_create_assignment("ex01_numpy_dnn")
+
+
+def test_grading_processes_skip_the_iri_grammar_and_still_validate_notebooks():
+    """A worker (and the CLI) imports the engine without jsonschema's rfc3987 grammar (1.3 s of every start),
+    and nbformat still refuses an invalid notebook: no notebook schema uses that string format."""
+    probe = subprocess.run([sys.executable, "-c", """
+import sys
+import course.grading.engine
+import nbformat
+assert sys.modules["rfc3987_syntax"] is None, sys.modules["rfc3987_syntax"]
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+nbformat.validate(nb)
+nb.cells[0]["execution_count"] = "one"
+try:
+    nbformat.validate(nb)
+except nbformat.ValidationError:
+    print("refused")
+"""], capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0 and probe.stdout.strip() == "refused", probe.stdout + probe.stderr

@@ -34,6 +34,7 @@ def environment_pip():
 TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv", "playwright"}   # the test suite's own tools (uv: the
 # compatibility run; playwright: the real-browser tests)
 DOCS_TOOLS = {"sphinx", "sphinx-book-theme", "myst-nb"}    # the website's build (instructors, not the GPU environment)
+HUB_TOOLS = {"jupyterhub"}   # a class hub (`dl-course hub up`), on a server: not the students' GPU environment
 
 
 def test_the_dev_install_pins_every_dependency_exactly():
@@ -43,8 +44,8 @@ def test_the_dev_install_pins_every_dependency_exactly():
     for requirement in project["dependencies"]:
         name = re.split(r"[<>=\[ ;]", requirement)[0].lower()
         assert name in pinned, f"{name} has no exact pin in the dev extra"
-    assert "grading" in extras and all(g in extras["dev"][0] for g in ("keras", "jupyter", "grading", "docs"))
-    for group in ("keras", "jupyter", "grading", "docs"):
+    assert "grading" in extras and all(g in extras["dev"][0] for g in ("keras", "jupyter", "grading", "docs", "hub"))
+    for group in ("keras", "jupyter", "grading", "docs", "hub"):
         for requirement in extras[group]:
             assert "==" in requirement, f"{group}: {requirement} is not pinned"
 
@@ -53,7 +54,7 @@ def test_environment_yml_names_the_same_packages_and_versions_as_pyproject():
     extras = pyproject()["optional-dependencies"]
     wanted = pins([r for group in extras.values() for r in group])
     pip_requirements, _ = environment_pip()
-    assert pins(pip_requirements) == {name: v for name, v in wanted.items() if name not in TEST_TOOLS | DOCS_TOOLS}
+    assert pins(pip_requirements) == {name: v for name, v in wanted.items() if name not in TEST_TOOLS | DOCS_TOOLS | HUB_TOOLS}
 
 
 def test_environment_yml_is_the_gpu_environment_with_the_course_package():

@@ -39,18 +39,22 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from traitlets import Dict, Integer, Unicode
-from traitlets.config import Configurable
-
-from nbgrader.api import Gradebook
-from nbgrader.coursedir import CourseDirectory
-
 from course.coursedir import (CONFIG_FILE, OVERRIDES_FILE, absolute_data_dir, load_config, put_tools_on_path,
-                              quiet_known_warnings)
+                              quiet_known_warnings, skip_unused_format_grammar)
 
-from . import records, schedule
-from .records import GradingRecord, submission_digest
+# A worker process starts by importing this module (to find its initializer): before nbformat, the grammar
+# no notebook needs is skipped (course.coursedir), which halves the time until a worker can grade.
+skip_unused_format_grammar()
+
+import nbformat  # noqa: E402
+from traitlets import Dict, Integer, Unicode  # noqa: E402
+from traitlets.config import Configurable  # noqa: E402
+
+from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader.coursedir import CourseDirectory  # noqa: E402
+
+from . import records, schedule  # noqa: E402
+from .records import GradingRecord, submission_digest  # noqa: E402
 
 
 class GradingEngine(Configurable):

@@ -125,9 +125,12 @@ class Sandbox(Configurable):
         return paths
 
     def python_paths(self):
-        """The Python environment the kernel runs in (the course package is bound apart: `grader_package`)."""
+        """The Python environment the kernel runs in (the course package is bound apart: `grader_package`):
+        the interpreter's prefixes and every site-packages folder on the path (an environment may add another
+        one's, e.g. a shared interpreter over the course's packages). Never the course root."""
         paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-                 str(Path(os.path.realpath(sys.executable)).parent.parent)}
+                 str(Path(os.path.realpath(sys.executable)).parent.parent),
+                 *(p for p in sys.path if Path(p).name in ("site-packages", "dist-packages"))}
         return sorted(p for p in paths if Path(p).is_dir())
 
     def read_only(self, env):
