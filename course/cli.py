@@ -99,7 +99,7 @@ def cmd_flags(args):
     from nbgrader.api import Gradebook
     from nbgrader.coursedir import CourseDirectory
 
-    from course.grading.export import clear_flags, flagged_students
+    from course.grading.grades import clear_flags, flagged_students
 
     coursedir = CourseDirectory(config=load_config(require_root(args.course)))
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:

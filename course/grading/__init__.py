@@ -16,7 +16,8 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 | `feedback` | hidden tests out of everything returned to students |
 | `schedule` | due dates, extensions (extensions.csv) and the per-day late penalty, in nbgrader's own fields |
 | `engine` | `dl-course grade`: parallel (or Dask) grading, one gradebook writer |
-| `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses (flagged held back) |
+| `grades` | the status of every grade (graded, flagged and held back, rejected, missing), for every export |
+| `report`, `similarity`, `export` | the instructor's report, similar pairs, grades.csv with statuses (`nbgrader export`) |
 | `lms` | grades and feedback back into Canvas, Moodle and Blackboard, in the files their importers read |
 | `formgrader` | nbgrader's Formgrader shows flags, reasons and names (a Jupyter server extension; `dl-course setup`) |
 | `mutants` | how strong the hidden tests are |

@@ -8,7 +8,7 @@ an editable install gets it from `dl-course setup`, `enable_extension`; it does 
 Formgrader is not running) adds, without patching nbgrader's files:
 
 - `GET <base_url>dl-course/api/review/<exercise>[?student=ID]`: every student's review status (graded,
-  flagged, rejected, missing, the rules of `course.grading.export.grade_rows`, so the Formgrader and
+  flagged, rejected, missing, the rules of `course.grading.grades.grade_rows`, so the Formgrader and
   `grades.csv` agree), its reason, and the name to show (the roster's, else the id);
 - a template in front of nbgrader's `base.tpl` (its Jinja environment gets a loader that looks in
   `formgrader_files/templates` first; the course's `base.tpl` extends nbgrader's), which adds one script
@@ -62,7 +62,7 @@ def review_statuses(coursedir, exercise, student=None):
     """{student: {"status", "reason", "name"}} of one exercise, from the gradebook and the grading records."""
     from nbgrader.api import Gradebook
 
-    from .export import grade_rows
+    from .grades import grade_rows
 
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         rows = grade_rows(gradebook, coursedir, [exercise], [student] if student else None)

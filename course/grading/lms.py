@@ -25,7 +25,7 @@ What each LMS reads (the rules of its importer, which the tests check the files 
   or tab-delimited `.xls`/`.txt` (written as UTF-16 with a byte-order mark, as Blackboard's own download).
   Blackboard has no bulk feedback upload: `return` writes one folder per student to attach by hand.
 
-The status rules are `course.grading.export.grade_rows`'s, the same in all three: graded and rejected
+The status rules are `course.grading.grades.grade_rows`'s, the same in all three: graded and rejected
 (0, the reason as comment) are written; missing is not written (0 with `c.LmsExport.missing_as_zero`);
 flagged is held back, listed on screen, until the flag is cleared; manual scores and Formgrader overrides
 are in the score. Ids only the LMS knows (Canvas assignment ids, Blackboard column ids) and the header
@@ -45,7 +45,7 @@ from pathlib import Path
 from traitlets import Bool, Dict
 from traitlets.config import Configurable
 
-from .export import grade_rows
+from .grades import grade_rows
 
 LMS_NAMES = {"canvas": "Canvas", "moodle": "Moodle", "blackboard": "Blackboard"}
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]

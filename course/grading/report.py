@@ -29,7 +29,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from course.coursedir import load_config
 
 from .engine import course_directory
-from .export import review_status
+from .grades import review_status
 from .notebooks import cell_labels_by_grade_id
 from .records import GradingRecord, cell_name
 
