@@ -254,7 +254,7 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
                        f"(`dl-course hub down`, or `userdel -r {grader}` if it is a leftover)")
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(state_dir, 0o755)   # every server reads the configuration in it; secrets inside are 0600
+    os.chmod(state_dir, 0o711)   # the servers pass through to config/jupyter/ (readable); nobody lists the rest
     state = HubState(str(state_dir), str(exchange))
     state.save()
     passwords = {}
@@ -287,6 +287,9 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
                     "data_dir": data_dir or os.environ.get("COURSE_DATA_DIR") or ""}
         Path(state_dir, SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         log_file = state_dir / "jupyterhub.log"
+        for private in (log_file, state_dir / "jupyterhub.sqlite"):   # the hub's database and log: root's only
+            private.touch(mode=0o600)
+            os.chmod(private, 0o600)
         env = with_tools({**os.environ, "DL_COURSE_HUB_SETTINGS": str(state_dir / SETTINGS_FILE)})
         with open(log_file, "ab") as out:
             process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f",

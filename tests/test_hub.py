@@ -308,8 +308,10 @@ def _check_isolation_on_disk(hub):
     """No other student's files, the grader's course root, the gradebook or others' submissions."""
     for path in (f"/home/{SOLVER}/dl-course/{EXERCISE}/{EXERCISE}.ipynb", str(hub["course_root"] / "gradebook.db")):
         assert as_user(WRONG, "cat", path).returncode != 0, path
-    for folder in (f"/home/{SOLVER}", str(hub["course_root"]), str(hub["exchange"] / "dl-course" / "inbound")):
+    for folder in (f"/home/{SOLVER}", str(hub["course_root"]), str(hub["exchange"] / "dl-course" / "inbound"),
+                   str(hub["state_dir"])):
         assert as_user(WRONG, "ls", folder).returncode != 0, folder
+    assert as_user(WRONG, "cat", str(hub["state_dir"] / "jupyterhub.sqlite")).returncode != 0   # the hub's tokens
     # the grades were written by the grader account, through the sandbox (which refuses to grade without it)
     graded = hub["course_root"] / "autograde" / SOLVER / EXERCISE / f"{EXERCISE}.ipynb"
     assert graded.stat().st_uid == hub["uids"][GRADER]
