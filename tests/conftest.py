@@ -41,7 +41,7 @@ def data_dir():
 # exercise, so its exercises spread over the workers. (A scheduler of our own: xdist's `loadgroup` marks
 # are lost under pytest 9, which no longer reads the node id xdist rewrites.)
 SHARED_BATCH_MODULES = {"test_hostile_grading.py", "test_engine.py", "test_intake.py", "test_postgres_gradebook.py",
-                        "test_formgrader.py", "test_browser_notebooks.py", "test_hub.py",
+                        "test_formgrader.py", "test_browser_notebooks.py", "test_hub.py", "test_docs.py",
                         "test_release.py", "test_exchange.py", "test_lms.py", "test_schedule.py"}
 
 
