@@ -49,8 +49,9 @@ def cmd_grade(args):
     config = load_config(root)
     sandbox, settings = Sandbox(config=config), engine.GradingEngine(config=config)
     remote = args.scheduler or settings.scheduler or settings.cluster   # kernels start on the cluster's workers
-    if sandbox.enabled and not remote and bwrap_problem(sandbox.bwrap):
-        raise SandboxUnavailable(f"Grading stopped: {bwrap_problem(sandbox.bwrap)}. To grade, {INSTALL_HINT}.")
+    problem = bwrap_problem(sandbox.bwrap) if sandbox.enabled and not remote else None
+    if problem:
+        raise SandboxUnavailable(f"Grading stopped: {problem}. To grade, {INSTALL_HINT}.")
     summary = engine.grade(args.exercise, course_root=root, students=args.student or None, workers=args.workers,
                            scheduler=args.scheduler, force=args.force, progress=not args.quiet)
     for title, items in (("rejected", summary.rejected), ("flagged for review", summary.flagged),

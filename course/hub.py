@@ -124,18 +124,13 @@ def sandbox_problem_for(user):
     """Why bubblewrap cannot make a grading sandbox for `user` (the grader is not root), or None."""
     from course.grading.sandbox import bwrap_problem
 
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return bwrap_problem()
-    proc = subprocess.run(["runuser", "-u", user, "--", bwrap, "--ro-bind", "/", "/", "--unshare-user",
-                           "--unshare-pid", "--unshare-net", "--die-with-parent", "true"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return (f"bubblewrap cannot make a sandbox as {user}: {proc.stderr.strip() or proc.returncode}. The kernel "
-                f"must allow unprivileged user namespaces (user.max_user_namespaces > 0; on Debian and Ubuntu also "
-                f"kernel.unprivileged_userns_clone = 1, and on Ubuntu 24.04 or later "
-                f"kernel.apparmor_restrict_unprivileged_userns = 0 or an AppArmor profile for bwrap)")
-    return None
+    problem = bwrap_problem(user=user)
+    if problem and shutil.which("bwrap"):
+        return (f"{problem} (as {user}). The kernel must allow unprivileged user namespaces "
+                f"(user.max_user_namespaces > 0; on Debian and Ubuntu also kernel.unprivileged_userns_clone = 1, "
+                f"and on Ubuntu 24.04 or later kernel.apparmor_restrict_unprivileged_userns = 0 or an AppArmor "
+                f"profile for bwrap)")
+    return problem
 
 
 # ----------------------------------------------------------------------------- accounts

@@ -69,13 +69,16 @@ def parse_size(text):
 
 
 @lru_cache(maxsize=None)
-def bwrap_problem(bwrap="bwrap"):
-    """None when `bwrap` can start a sandbox with the namespaces grading uses, else why not."""
+def bwrap_problem(bwrap="bwrap", user=None):
+    """None when `bwrap` can start a sandbox with the namespaces grading uses, else why not; `user`: as that
+    (unprivileged) account instead of this process (root may ask for a grader's, e.g. `dl-course hub up`)."""
     path = shutil.which(bwrap)
     if path is None:
         return f"bubblewrap (`{bwrap}`) is not installed"
     args = [path, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent"]
-    if os.geteuid() != 0:
+    if user is not None:
+        args = ["runuser", "-u", user, "--", *args, "--unshare-user"]
+    elif os.geteuid() != 0:
         args.append("--unshare-user")
     try:
         proc = subprocess.run([*args, "true"], capture_output=True, text=True, timeout=30)
