@@ -1,7 +1,8 @@
 """nbgrader configuration; the repository root is the course root."""
 import os
 
-from course.coursedir import ensure_exchange, exchange_root, put_tools_on_path, quiet_known_warnings
+from course.coursedir import (ensure_exchange, exchange_root, put_tools_on_path, quiet_known_warnings,
+                             use_course_exchange)
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
@@ -121,6 +122,13 @@ c.LmsExport.missing_as_zero = False   # a student who submitted nothing: no grad
 # "The exchange", "JupyterHub").
 c.Exchange.root = exchange_root(c.CourseDirectory.root)
 c.Exchange.timezone = "UTC"
-# Created here, with nbgrader's permissions, so that the Formgrader shows Release and Collect from its first
-# page (nbgrader itself creates it only on the first `nbgrader release_assignment`).
+# Created here, writable by its owner only, so that the Formgrader shows Release and Collect from its first
+# page (nbgrader itself creates it only on the first `nbgrader release_assignment`, writable by everyone).
 ensure_exchange(c.Exchange.root)
+# Every exchange step trusts no file a student can write (course/grading/exchange.py; docs/threat-model.md,
+# "The exchange"): it refuses an exchange whose permissions a student could subvert; collect takes a folder only
+# from the student it names, never follows a link, limits each submission on its own and replaces atomically.
+use_course_exchange(c)
+c.CourseDirectory.max_dir_size = 100_000   # kB: a larger submission is rejected (that student alone)
+c.CourseDirectory.max_file_size = 100_000  # kB: a larger file is left out of a submission
+c.ExchangeCollect.max_files = 1000         # files and folders in one submission; more: rejected (that student)

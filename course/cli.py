@@ -11,9 +11,11 @@
     dl-course schedule                   due dates and extensions (extensions.csv) into the gradebook, shown
     dl-course links                      README's and docs' Colab links to the repository in nbgrader_config.py
     dl-course docs                       build the course website (docs/ and the release notebooks) offline
-    dl-course setup                      once per environment: the Formgrader shows flags; the exchange exists
+    dl-course setup                      once per environment: the Formgrader shows flags; the exchange exists,
+                                         with permissions students cannot subvert
     dl-course hub up --roster FILE       a class on a JupyterHub on this machine (accounts, course service,
-                                         exchange, proxy); `dl-course hub down` removes it again (root)
+                                         exchange, proxy); `hub roster FILE` changes its students; `hub down`
+                                         removes it again (root)
 
 Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, `generate_feedback`,
 `export`, the formgrader), configured by the course's nbgrader_config.py. Run a verb with --help.
@@ -22,6 +24,7 @@ Everything else is plain nbgrader (`nbgrader generate_assignment`, `autograde`, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -192,8 +195,18 @@ def cmd_setup(args):
     print(f"Formgrader: flags, reasons and names shown (Jupyter server extension enabled in {enable_extension()})")
     exchange = Path(config.Exchange.root) if "root" in config.Exchange else None
     if exchange is not None:
-        state = "ready" if exchange.is_dir() else "missing: create it as its administrator (docs/instructors.md)"
+        from course.grading.exchange import layout_problems, make_layout
+
+        course_id = config.CourseDirectory.course_id
+        if exchange.is_dir() and exchange.stat().st_uid == os.geteuid():   # the course's own: the safe layout
+            make_layout(exchange, course_id)
+        problems = layout_problems(exchange, course_id, instructor=True) if exchange.is_dir() else []
+        state = ("missing: create it as its administrator (docs/instructors.md)" if not exchange.is_dir()
+                 else "ready (only its owner writes it; students cannot rename or read each other's submissions)"
+                 if not problems else "NOT SAFE: " + " ".join(problems))
         print(f"Exchange: {exchange} {state}")
+        if problems:
+            return 1
     print("Restart a running `jupyter lab` to see the change.")
     return 0
 
@@ -228,11 +241,29 @@ def cmd_hub_down(args):
     return 0
 
 
+def cmd_hub_roster(args):
+    """Change the students of a running class: add accounts, remove students (files and grades kept)."""
+    from course import hub
+
+    try:
+        change = hub.roster(args.roster, state_dir=args.dir)
+    except hub.HubError as error:
+        print(f"dl-course hub roster: {error}", file=sys.stderr)
+        return 1
+    print(change.summary())
+    if change.passwords:
+        print("Passwords of the new accounts (shown once; each user changes theirs with `passwd` in a terminal):")
+        for name, password in change.passwords.items():
+            print(f"  {name}  {password}")
+    return 0
+
+
 def _hub_parser(verbs):
     from course.hub import DEFAULT_DIR, DEFAULT_EXCHANGE   # standard library only
 
     hub = verbs.add_parser(
-        "hub", help="a class on a JupyterHub on this machine: `hub up` starts it, `hub down` removes it (root)",
+        "hub", help="a class on a JupyterHub on this machine: `hub up` starts it, `hub roster` changes its students, "
+                    "`hub down` removes it (root)",
         description="A trial class hub on this machine, as root (docs/instructors.md, \"JupyterHub\"): JupyterHub "
                     "with the course's configuration (deploy/jupyterhub/), the course as a hub service whose "
                     "Formgrader runs as the account grader-<course_id>, PAM log-in to Linux accounts, "
@@ -265,6 +296,17 @@ def _hub_parser(verbs):
                     "(accounts that existed before stay). Exit status 0, or 1 when no hub was started there.")
     down.add_argument("--dir", default=DEFAULT_DIR, help=f"the hub's own folder (default: {DEFAULT_DIR})")
     down.set_defaults(func=cmd_hub_down)
+    roster = actions.add_parser(
+        "roster", help="change the students of a running class to those of a roster file",
+        description="Make the running class's students those of ROSTER: a new student gets an account (a "
+                    "generated password, printed once), a hub user in the students' group and a row in the "
+                    "gradebook; a student no longer on it can no longer log in (hub user deleted, which stops "
+                    "their server; Linux account locked and expired) and keeps their home, submissions and grades "
+                    "(adding them again unlocks the account). Exit status 0, or 1 with the reason.")
+    roster.add_argument("roster", help="CSV of students (column id, the account name; optional first_name, "
+                                       "last_name, email)")
+    roster.add_argument("--dir", default=DEFAULT_DIR, help=f"the hub's own folder (default: {DEFAULT_DIR})")
+    roster.set_defaults(func=cmd_hub_roster)
     hub.set_defaults(func=lambda args: hub.print_help() or 2)
 
 

@@ -15,6 +15,8 @@
 - **Known third-party warnings**: `quiet_known_warnings` filters the one warning nbgrader itself causes on
   every graded submission (nbgrader_config.py, so every nbgrader command and the formgrader, and each
   `dl-course grade` worker), so that a warning in a log is always worth reading.
+- **The exchange**: where it is (`exchange_root`), created writable by its owner only (`ensure_exchange`), and the
+  course's exchange steps wired into nbgrader (`use_course_exchange`; course/grading/exchange.py).
 - **Start-up**: `skip_unused_format_grammar` spares the course's own processes a 1.3 s import that no
   notebook schema needs.
 
@@ -157,10 +159,20 @@ def skip_unused_format_grammar():
     sys.modules.setdefault(UNUSED_FORMAT_GRAMMAR, None)
 
 
-# nbgrader's permissions for the exchange root (ExchangeReleaseAssignment.ensure_root): everyone may read,
-# write and enter it (students submit into it), with the group's setgid bit when the course is group-shared.
-EXCHANGE_MODE = 0o777
-GROUP_SHARED_BITS = 0o2020
+# The exchange root: writable by its owner only (nbgrader makes it 0777, which lets any student rename the course's
+# folder away and put one of their own in its place; course.grading.exchange has the whole layout).
+EXCHANGE_MODE = 0o755
+# nbgrader's exchange steps, each replaced by the course's (course/grading/exchange.py) through nbgrader's
+# `c.ExchangeFactory`: the course's nbgrader_config.py and the hub's shared one both use `use_course_exchange`.
+EXCHANGE_PLUGINS = {"list": "CourseList", "fetch_assignment": "CourseFetchAssignment",
+                    "fetch_feedback": "CourseFetchFeedback", "release_assignment": "CourseReleaseAssignment",
+                    "release_feedback": "CourseReleaseFeedback", "submit": "CourseSubmit", "collect": "CourseCollect"}
+
+
+def use_course_exchange(c):
+    """Configure nbgrader (the traitlets Config `c` of a config file) to use the course's exchange steps."""
+    for step, plugin in EXCHANGE_PLUGINS.items():
+        setattr(c.ExchangeFactory, step, f"course.grading.exchange.{plugin}")
 
 
 def exchange_root(root):
@@ -174,17 +186,19 @@ def exchange_root(root):
     return os.path.join(str(root), "exchange")
 
 
-def ensure_exchange(path, groupshared=False):
-    """Create the exchange root with nbgrader's permissions when it is missing, so that the Formgrader offers
-    Release and Collect before anything was released. A folder that cannot be created (a shared exchange on
-    a hub, made by its administrator) is left alone: nbgrader names it when a command needs it. Returns
-    whether the folder exists now."""
+def ensure_exchange(path):
+    """Create the exchange root writable by its owner only when it is missing, so that the Formgrader offers
+    Release and Collect before anything was released; an exchange root of this account's that others can write
+    (made by nbgrader, or by an earlier version of the course) loses those bits. A folder that cannot be created
+    (a shared exchange on a hub, made by root) is left alone: every exchange step checks it. Returns whether the
+    folder exists now."""
     path = Path(path)
-    if path.is_dir():
-        return True
     try:
-        path.mkdir(parents=True)
-        os.chmod(path, EXCHANGE_MODE | (GROUP_SHARED_BITS if groupshared else 0))
+        if not path.is_dir():
+            path.mkdir(parents=True)
+            os.chmod(path, EXCHANGE_MODE)
+        elif path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o022:
+            os.chmod(path, path.stat().st_mode & ~0o022 & 0o7777)
     except OSError:
-        return False
+        return path.is_dir()
     return True

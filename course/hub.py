@@ -7,14 +7,21 @@
 - the grader account `grader-<course_id>` (no password: the hub starts the course service as it) and its
   course root, `~/<course_id>`: a copy of this course repository's nbgrader_config.py, source/ and release/,
   with the class in the gradebook (names from the roster) and, in nbgrader_config.json, the hub's exchange;
-- the exchange (`/srv/nbgrader/exchange` unless told), with nbgrader's permissions;
+- the exchange (`/srv/nbgrader/exchange` unless told) with the layout students cannot subvert
+  (course.grading.exchange: the root root's and 0755, the course's folders the grader's, `inbound` 3733); an
+  exchange that exists already is used only when its layout is safe;
 - configurable-http-proxy from the npm registry at the version `deploy/jupyterhub/package-lock.json` pins;
 - the hub: JupyterHub (this environment's, pinned with the course) with `deploy/jupyterhub/`'s configuration,
   copied into the hub's folder with the class in `hub.json`, started in the background; `up` returns when
   it answers.
 
+`roster` changes the students of the running class: new accounts, hub users and gradebook rows; a student no
+longer on the roster is deleted from the hub (their server stops) and their Linux account locked, their home,
+submissions and grades kept. It acts through the hub's REST API with a token of its own (a hub service whose
+role may manage users and the students' group), kept with `hub.json` in the hub's folder, readable by root only.
+
 `down` stops the hub (which stops every server and the course service), then removes the accounts, folders
-and exchange that `up` made, and nothing else. The design, what is isolated from whom and what the kernel
+and exchange that `up` and `roster` made, and nothing else. The design, what is isolated from whom and what the kernel
 needs for the sandbox: docs/instructors.md, "JupyterHub".
 """
 
@@ -36,11 +43,13 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from course.coursedir import OVERRIDES_FILE, ensure_exchange, load_config, with_tools
+from course.coursedir import OVERRIDES_FILE, load_config, with_tools
 
 DEPLOY = Path("deploy") / "jupyterhub"   # in the course repository
 STATE_FILE = "hub-state.json"            # what `up` made, for `down`
 SETTINGS_FILE = "hub.json"               # the class, for deploy/jupyterhub/jupyterhub_config.py
+ROSTER_TOKEN_FILE = "roster-token"       # the API token of `hub roster` (a hub service of its own)
+PRIVATE = 0o600                          # the hub's files with the class's ids, ports and tokens: root's only
 DEFAULT_DIR = "/srv/dl-course-hub"
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 ACCOUNT_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")   # what useradd accepts without --badname
@@ -62,7 +71,7 @@ class HubState:
     url: str = ""
 
     def save(self):
-        Path(self.state_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        write_private(Path(self.state_dir, STATE_FILE), json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, state_dir):
@@ -73,6 +82,15 @@ class HubState:
 
 
 # ----------------------------------------------------------------------------- checks
+
+def write_private(path, text):
+    """Write a file of the hub's folder readable by root only (created so: never readable for a moment)."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE)
+    with open(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, PRIVATE)
+
 
 def require_root(verb):
     if os.geteuid() != 0:
@@ -187,6 +205,24 @@ def make_grader_course(course_root, grader, exchange, roster_rows):
     return target
 
 
+# ----------------------------------------------------------------------------- the exchange
+
+def prepare_exchange(exchange, course_id, grader, state):
+    """The exchange with the layout students cannot subvert (course.grading.exchange.make_layout): created when
+    missing; an existing one (an administrator's, shared with other courses) only when its layout is safe."""
+    from course.grading.exchange import layout_problems, make_layout
+
+    exchange = Path(exchange)
+    if exchange.exists():
+        problems = layout_problems(exchange, course_id)
+        if problems:
+            raise HubError(f"the exchange {exchange} is not safe to use: " + " ".join(problems))
+    else:
+        state.exchange_created = True
+        state.save()
+    make_layout(exchange, course_id, owner=grader)
+
+
 # ----------------------------------------------------------------------------- the proxy and the hub
 
 def install_proxy(course_root, state_dir, log):
@@ -230,7 +266,8 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
     require_root("up")
     course_root, state_dir, exchange = Path(course_root).resolve(), Path(state_dir), Path(exchange)
     if Path(state_dir, STATE_FILE).is_file():
-        raise HubError(f"a hub was started from {state_dir} already: `dl-course hub down --dir {state_dir}` first")
+        raise HubError(f"a hub was started from {state_dir} already: change its students with `dl-course hub roster "
+                       f"FILE --dir {state_dir}`, or remove it with `dl-course hub down --dir {state_dir}` first")
     if port_in_use(port, ip):
         raise HubError(f"port {port} is taken on {ip}: choose another with --port")
     if not Path(course_root, DEPLOY, "jupyterhub_config.py").is_file():
@@ -268,10 +305,7 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
             create_account(name, passwords[name])
             state.accounts.append(name)
             state.save()
-        if not exchange.is_dir():
-            ensure_exchange(exchange)
-            state.exchange_created = True
-            state.save()
+        prepare_exchange(exchange, course_id, grader, state)
         target = make_grader_course(course_root, grader, exchange, rows)
         proxy = install_proxy(course_root, state_dir, log)
         shutil.copytree(Path(course_root, DEPLOY), state_dir / "config", dirs_exist_ok=True)
@@ -280,7 +314,9 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
                     "python": sys.executable, "state_dir": str(state_dir), "course_root": str(target),
                     "exchange": str(exchange), "students": students, "instructors": instructors,
                     "data_dir": data_dir or os.environ.get("COURSE_DATA_DIR") or ""}
-        Path(state_dir, SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+        write_private(state_dir / ROSTER_TOKEN_FILE, secrets.token_hex(32))
+        settings["roster_token_file"] = str(state_dir / ROSTER_TOKEN_FILE)
+        write_private(state_dir / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
         log_file = state_dir / "jupyterhub.log"
         for private in (log_file, state_dir / "jupyterhub.sqlite"):   # the hub's database and log: root's only
             private.touch(mode=0o600)
@@ -300,6 +336,93 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
     log(f"JupyterHub: {state.url} (log: {log_file}; stop it and remove the class: dl-course hub down --dir {state_dir})")
     log(f"the course's Formgrader: {state.url}services/{course_id}/formgrader (instructors: {', '.join(instructors) or 'none'})")
     return state, passwords
+
+
+@dataclass
+class RosterChange:
+    """What `roster` did."""
+    added: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    kept: list = field(default_factory=list)
+    passwords: dict = field(default_factory=dict)
+
+    def summary(self):
+        return (f"added {len(self.added)}: {', '.join(self.added) or '-'}; removed {len(self.removed)}: "
+                f"{', '.join(self.removed) or '-'} (they can no longer log in; their files and grades are kept); "
+                f"{len(self.kept)} unchanged")
+
+
+def hub_api(url, token, method, path, body=None):
+    """One call of the hub's REST API; returns the HTTP status (404 and 409, already done, are answers too)."""
+    request = urllib.request.Request(f"{url}hub/api/{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        if error.code in (404, 409):
+            return error.code
+        raise HubError(f"the hub refused {method} {path}: {error.code} {error.read()[:300]!r}") from None
+
+
+def lock_account(name):
+    """No log-in with the account any more (locked password, expired), and none of its processes left."""
+    subprocess.run(["usermod", "--lock", "--expiredate", "1", name], check=True, capture_output=True)
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+
+
+def unlock_account(name):
+    subprocess.run(["usermod", "--unlock", "--expiredate", "", name], check=True, capture_output=True)
+
+
+def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
+    """Make the running class's students those of `roster_file` (the module's docstring); returns RosterChange."""
+    from nbgrader.api import Gradebook
+
+    from course.grading.intake import read_roster
+
+    require_root("roster")
+    state = HubState.load(state_dir)
+    settings_path = Path(state_dir, SETTINGS_FILE)
+    settings = json.loads(settings_path.read_text())
+    rows = read_roster(roster_file)
+    students = [row["id"] for row in rows]
+    check_account_names(students)
+    both = set(students) & set(settings["instructors"])
+    if both:
+        raise HubError(f"on the roster and instructors both: {', '.join(sorted(both))}")
+    token = Path(settings["roster_token_file"]).read_text().strip()
+    group = f"nbgrader-{settings['course_id']}"
+    change = RosterChange(added=[s for s in students if s not in settings["students"]],
+                          removed=[s for s in settings["students"] if s not in students],
+                          kept=[s for s in students if s in settings["students"]])
+    for name in change.added:
+        if account_exists(name):
+            unlock_account(name)   # a student removed before, or an account of the machine's
+            log(f"{name}: the account exists, used as it is (log in with its password)")
+        else:
+            change.passwords[name] = new_password()
+            create_account(name, change.passwords[name])
+            state.accounts.append(name)
+            state.save()
+        hub_api(state.url, token, "POST", f"users/{name}")
+        hub_api(state.url, token, "POST", f"groups/{group}/users", {"users": [name]})
+    for name in change.removed:
+        hub_api(state.url, token, "DELETE", f"users/{name}")   # stops the server, forgets the hub user
+        if account_exists(name):
+            lock_account(name)
+    config = load_config(settings["course_root"])
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+        for row in rows:
+            gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id" and v})
+    grader = pwd.getpwnam(f"grader-{settings['course_id']}")
+    database = Path(config.CourseDirectory.db_url.removeprefix("sqlite:///"))
+    if database.is_file():
+        os.chown(database, grader.pw_uid, grader.pw_gid)
+    settings["students"] = students
+    write_private(settings_path, json.dumps(settings, indent=2) + "\n")
+    return change
 
 
 def _alive(pid):

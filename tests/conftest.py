@@ -75,6 +75,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: -expected_cost(batch_of(item.nodeid)))
 
 
+@pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist's: `pytest -p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 

@@ -59,11 +59,11 @@ def formgrader(course, tmp_path_factory):
             yield page, server
 
 
-def test_the_exchange_exists_with_nbgraders_permissions_once_a_course_command_ran(course):
+def test_the_exchange_exists_writable_by_its_owner_only_once_a_course_command_ran(course):
     root, fresh_exchange, _ = course
     assert not fresh_exchange, "a fresh course copy has no exchange folder yet"
     mode = stat.S_IMODE((root / "exchange").stat().st_mode)
-    assert mode == 0o777, f"exchange folder mode {oct(mode)}, nbgrader's is 0o777"
+    assert mode == 0o755, f"exchange folder mode {oct(mode)}: others must not rename or replace the course's folder"
 
 
 def test_the_formgraders_first_page_offers_release_and_collect_without_a_warning(formgrader):

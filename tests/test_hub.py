@@ -20,6 +20,8 @@ readable by all.
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime as dt
 import json
 import os
 import pwd
@@ -41,6 +43,7 @@ from submissions import apply_wrong_solution, load_wrong_solutions
 
 EXERCISE = "ex01_numpy_dnn"
 INSTRUCTOR, SOLVER, WRONG = "dlh-ines", "dlh-ana", "dlh-ben"
+OVERSIZED, NEWCOMER = "dlh-cat", "dlh-dan"   # cat hands in 150 MB by hand; dan joins the class later
 GRADER = "grader-dl-course"
 PAGE_TIMEOUT = 120_000   # ms: a first log-in spawns the user's JupyterLab
 
@@ -53,7 +56,7 @@ def _missing():
             return f"`{tool}` is not installed"
     if not Path("/usr/bin/chromium").exists():
         return "/usr/bin/chromium is missing (apt-get install chromium)"
-    taken = [name for name in (INSTRUCTOR, SOLVER, WRONG, GRADER) if _account(name)]
+    taken = [name for name in (INSTRUCTOR, SOLVER, WRONG, OVERSIZED, NEWCOMER, GRADER) if _account(name)]
     if taken:
         return f"accounts {', '.join(taken)} exist on this machine already (another hub?)"
     return None
@@ -93,8 +96,8 @@ def environment_everyone_can_run():
             os.chmod(folder, mode)
 
 
-def as_user(user, *command):
-    return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, cwd="/")
+def as_user(user, *command, input=None):
+    return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, cwd="/", input=input)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +108,7 @@ def hub():
     folder = Path(tempfile.mkdtemp(prefix="dl-hub-test-", dir="/tmp"))   # readable by the accounts, unlike tmp_path
     os.chmod(folder, 0o755)
     roster = folder / "roster.csv"
-    roster.write_text(f"id,first_name,last_name\n{SOLVER},Ana,Alves\n{WRONG},Ben,Brown\n")
+    roster.write_text(f"id,first_name,last_name\n{SOLVER},Ana,Alves\n{WRONG},Ben,Brown\n{OVERSIZED},Cat,Cole\n")
     os.chmod(roster, 0o644)
     state_dir, exchange, port = folder / "hub", folder / "exchange", free_port()
     info = {"url": f"http://127.0.0.1:{port}/", "state_dir": state_dir, "exchange": exchange, "down": None}
@@ -117,8 +120,9 @@ def hub():
                                  "--exchange", str(exchange)], capture_output=True, text=True, timeout=600)
             assert up.returncode == 0, up.stdout + up.stderr
             info["passwords"] = dict(re.findall(r"^  (\S+)  (\S+)$", up.stdout, re.M))
-            assert set(info["passwords"]) == {INSTRUCTOR, SOLVER, WRONG}, up.stdout
+            assert set(info["passwords"]) == {INSTRUCTOR, SOLVER, WRONG, OVERSIZED}, up.stdout
             info["uids"] = {name: pwd.getpwnam(name).pw_uid for name in [*info["passwords"], GRADER]}
+            info["folder"] = folder
             info["course_root"] = Path(pwd.getpwnam(GRADER).pw_dir) / "dl-course"
             yield info
     finally:
@@ -244,13 +248,14 @@ def test_a_class_lives_through_release_submit_grade_and_feedback_on_a_real_hub(h
     with chromium() as browser:
         try:
             _live_through_the_term(browser, hub, steps, solved, wrong)
+            _check_isolation_on_disk(hub)
+            _grade_as_the_grader(hub)
+            _change_the_roster(browser, hub, steps)
         except Exception:   # what every page showed when it failed, beside the steps
             for context in browser.contexts:
                 for page in context.pages:
                     steps.shot(page, "failed-here")
             raise
-    _check_isolation_on_disk(hub)
-    _grade_as_the_grader(hub)
 
 
 def _live_through_the_term(browser, hub, steps, solved, wrong):
@@ -268,10 +273,13 @@ def _live_through_the_term(browser, hub, steps, solved, wrong):
     students = {SOLVER: student_works_and_submits(browser, hub, SOLVER, solved, steps),
                 WRONG: student_works_and_submits(browser, hub, WRONG, wrong, steps)}
 
+    forged = _hostile_students_act(hub)
+
     instructor.goto(formgrader + "/manage_assignments")
     row = instructor.locator("#main-table tr", has_text=EXERCISE)
     row.locator("td.collect a").wait_for()
     formgrader_action(instructor, row, "collect", steps, "collected")
+    _check_what_was_collected(hub, forged)
     instructor.goto(formgrader + f"/manage_submissions/{EXERCISE}")
     for student in students:
         submission = instructor.locator("#main-table tr", has_text=student)
@@ -292,6 +300,13 @@ def _live_through_the_term(browser, hub, steps, solved, wrong):
     feedback = {student: student_reads_feedback(page, student, steps) for student, page in students.items()}
     assert "15" in feedback[SOLVER] and EXERCISE in feedback[SOLVER]
     assert EXERCISE in feedback[WRONG]
+    # what ben linked to never reached his feedback: no gradebook, no hidden test (the instructor's notebook), no
+    # token, no /etc/shadow (his wrong solution is the reference with mistakes: its own lines are his)
+    hidden = grading.secret_lines(nbformat.read(grading.notebook_path(EXERCISE), as_version=4), hidden_only=True)
+    for text in (feedback[WRONG], (hub["course_root"] / "feedback" / WRONG / EXERCISE / f"{EXERCISE}.html").read_text()):
+        assert "SQLite format" not in text and "JUPYTERHUB_API_TOKEN" not in text
+        assert not re.search(r"root:[^:\s]*:\d+:", text), "/etc/shadow is in ben's feedback"
+        assert hidden and not [line for line in hidden if line in text], "a hidden test line is in ben's feedback"
 
     # ben, a student: no Formgrader, no other student's server
     ben = students[WRONG]
@@ -302,6 +317,91 @@ def _live_through_the_term(browser, hub, steps, solved, wrong):
     steps.shot(ben, "student-refused-another-server")
     assert other.status == 403, (other.status, ben.url)
 
+
+
+def _hostile_students_act(hub):
+    """What hostile students do in a shell as their own accounts, once everyone has submitted: try to take the
+    course's exchange folder over, reach ana's submission, hand in under ana's name (ben), put links to the
+    gradebook, the instructor's notebook, the service's environment and /etc/shadow into a submission (ben) and
+    hand in 150 MB (cat). Returns the notebook ben handed in under ana's name."""
+    exchange, course = hub["exchange"], hub["exchange"] / "dl-course"
+    inbound = course / "inbound"
+    assert as_user(WRONG, "mv", str(course), str(exchange / "taken")).returncode != 0, "a student renamed the course"
+    assert as_user(WRONG, "mkdir", str(exchange / "another-course")).returncode != 0, "a student made a course folder"
+    (ana,) = [p for p in inbound.iterdir() if p.name.startswith(f"{SOLVER}+")]   # root sees its name; ben cannot list
+    assert as_user(WRONG, "mv", str(ana), str(inbound / f"{WRONG}+taken")).returncode != 0, "ben renamed ana's folder"
+    assert as_user(WRONG, "touch", str(ana / "planted.py")).returncode != 0, "ben wrote into ana's folder"
+    assert as_user(WRONG, "cat", str(ana / f"{EXERCISE}.ipynb")).returncode != 0, "ben read ana's submission"
+
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    impostor = inbound / f"{SOLVER}+{EXERCISE}+{later}+forged"
+    own_work = f"/home/{WRONG}/dl-course/{EXERCISE}/{EXERCISE}.ipynb"
+    for command in (["mkdir", str(impostor)], ["cp", own_work, str(impostor)]):
+        assert as_user(WRONG, *command).returncode == 0, command
+    (ben,) = [p for p in inbound.iterdir() if p.name.startswith(f"{WRONG}+")]
+    for name, target in {"gradebook.db": hub["course_root"] / "gradebook.db", "environ": "/proc/self/environ",
+                         "solution.ipynb": hub["course_root"] / "source" / EXERCISE / f"{EXERCISE}.ipynb",
+                         "shadow": "/etc/shadow"}.items():
+        assert as_user(WRONG, "ln", "-s", str(target), str(ben / name)).returncode == 0, name
+
+    cat = inbound / f"{OVERSIZED}+{EXERCISE}+{later}+big"
+    assert as_user(OVERSIZED, "mkdir", str(cat)).returncode == 0
+    notebook = nbformat.writes(nbformat.read(grading.notebook_path(EXERCISE, "release"), as_version=4))
+    assert as_user(OVERSIZED, "sh", "-c", f"cat > '{cat}/{EXERCISE}.ipynb'", input=notebook).returncode == 0
+    assert as_user(OVERSIZED, "truncate", "-s", "150M", str(cat / "weights.bin")).returncode == 0
+    return (impostor / f"{EXERCISE}.ipynb").read_bytes()
+
+
+def _check_what_was_collected(hub, forged):
+    """The Formgrader's Collect took ana's own work, ben's without his links, and none of cat's; the intake
+    report says so."""
+    from course.grading.records import COLLECT_NOTES
+
+    submitted = hub["course_root"] / "submitted"
+    assert (submitted / SOLVER / EXERCISE / f"{EXERCISE}.ipynb").read_bytes() != forged, "ben's work was taken as ana's"
+    ben = submitted / WRONG / EXERCISE
+    assert sorted(p.name for p in ben.iterdir()) == sorted([f"{EXERCISE}.ipynb", "timestamp.txt",
+                                                           "submission_secret.txt", COLLECT_NOTES])
+    assert not (submitted / OVERSIZED).exists()
+    with open(hub["course_root"] / "reports" / EXERCISE / "intake.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows[SOLVER]["status"] == "collected" and f"submitted by {WRONG} under {SOLVER}'s name" in rows[SOLVER]["detail"]
+    assert rows[WRONG]["status"] == "collected" and "flagged for review" in rows[WRONG]["detail"]
+    assert all(f"{name} (a symbolic link" in rows[WRONG]["detail"] for name in ("gradebook.db", "environ", "shadow"))
+    assert rows[OVERSIZED]["status"] == "rejected" and "larger than" in rows[OVERSIZED]["detail"]
+
+
+def _change_the_roster(browser, hub, steps):
+    """`dl-course hub roster` adds dan and drops ben: ben can no longer log in, his server is stopped, his home
+    and grade are kept; dan gets an account and a place in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    roster = hub["folder"] / "roster-2.csv"
+    roster.write_text(f"id,first_name,last_name\n{SOLVER},Ana,Alves\n{OVERSIZED},Cat,Cole\n{NEWCOMER},Dan,Dunn\n")
+    os.chmod(roster, 0o644)
+    change = subprocess.run([hub["python"], "-m", "course.cli", "hub", "roster", str(roster), "--dir",
+                             str(hub["state_dir"])], capture_output=True, text=True, timeout=300)
+    assert change.returncode == 0, change.stdout + change.stderr
+    assert f"added 1: {NEWCOMER}; removed 1: {WRONG}" in change.stdout, change.stdout
+    hub["uids"][NEWCOMER] = pwd.getpwnam(NEWCOMER).pw_uid
+    page = browser.new_context().new_page()
+    page.goto(hub["url"] + "hub/login")
+    page.fill("#username_input", WRONG)
+    page.fill("#password_input", hub["passwords"][WRONG])
+    page.click("#login_submit")
+    page.wait_for_load_state()
+    steps.shot(page, "removed-student-refused")
+    assert "/user/" not in page.url and "Invalid username or password" in page.content(), page.url
+    left = subprocess.run(["pgrep", "-u", WRONG], capture_output=True, text=True).stdout.split()
+    assert left == [], "ben's server outlived his removal"
+    assert Path(f"/home/{WRONG}/dl-course/{EXERCISE}/{EXERCISE}.ipynb").is_file(), "ben's files were not kept"
+    with Gradebook(f"sqlite:///{hub['course_root'] / 'gradebook.db'}", "dl-course") as gb:
+        assert gb.find_submission(EXERCISE, WRONG).score < 15, "ben's grade was not kept"
+        assert gb.find_student(NEWCOMER).first_name == "Dan"
+    settings = hub["state_dir"] / "hub.json"
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600 and NEWCOMER in json.loads(settings.read_text())["students"]
+    for name in ("hub.json", "roster-token", "hub-state.json"):
+        assert as_user(SOLVER, "cat", str(hub["state_dir"] / name)).returncode != 0, name
 
 
 def _check_isolation_on_disk(hub):
@@ -323,8 +423,8 @@ def _grade_as_the_grader(hub):
     home = pwd.getpwnam(GRADER).pw_dir
     grade = as_user(GRADER, "env", f"HOME={home}", hub["python"], "-m", "course.cli", "--course",
                     str(hub["course_root"]), "grade", EXERCISE, "--force", "--quiet")
-    assert grade.returncode == 0, grade.stdout + grade.stderr
-    assert f"{EXERCISE}: graded 2, rejected 0, flagged 0" in grade.stdout, grade.stdout
+    assert grade.returncode == 1, grade.stdout + grade.stderr   # 1: something needs a look (ben's flag)
+    assert f"{EXERCISE}: graded 2, rejected 0, flagged 1" in grade.stdout, grade.stdout
 
 
 def test_hub_down_removes_every_account_process_and_folder(hub):
@@ -341,14 +441,14 @@ def test_hub_down_removes_every_account_process_and_folder(hub):
 
 # ----------------------------------------------------------------------------- the parts, without a hub
 
-def _shipped_configuration(tmp_path, students=("s1",), instructors=("ines",)):
+def _shipped_configuration(tmp_path, students=("s1",), instructors=("ines",), **more):
     from traitlets.config.loader import PyFileConfigLoader
 
     settings = {"course_id": "dl-course", "port": 8000, "hub_port": 8081, "service_port": 9999, "proxy_api_port": 8001,
                 "proxy": "/srv/hub/node_modules/.bin/configurable-http-proxy", "python": sys.executable,
                 "state_dir": str(tmp_path), "course_root": "/home/grader-dl-course/dl-course",
                 "exchange": "/srv/nbgrader/exchange", "students": list(students), "instructors": list(instructors),
-                "data_dir": ""}
+                "data_dir": "", **more}
     (tmp_path / "hub.json").write_text(json.dumps(settings))
     os.environ["DL_COURSE_HUB_SETTINGS"] = str(tmp_path / "hub.json")
     try:
@@ -368,6 +468,32 @@ def test_the_shipped_hub_configuration_lets_only_the_formgrade_group_reach_the_c
     assert config.JupyterHub.load_groups["nbgrader-dl-course"]["users"] == ["s1"]
     assert set(config.JupyterHub.load_groups["formgrade-dl-course"]["users"]) == {"ines", GRADER}
     assert config.Authenticator.admin_users == set()
+    assert config.Authenticator.allow_existing_users is False, "a student dropped from hub.json could log in again"
+    assert [s["name"] for s in config.JupyterHub.services] == ["dl-course"], "a roster service without its token"
+
+
+def test_the_roster_service_may_manage_users_and_the_students_group_only_and_its_token_stays_root_s(tmp_path):
+    from course.hub import write_private
+
+    token = tmp_path / "roster-token"
+    write_private(token, "t0ken")
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    settings = tmp_path / "with-token"
+    settings.mkdir()
+    config = _shipped_configuration(settings, roster_token_file=str(token))
+    services = {s["name"]: s for s in config.JupyterHub.services}
+    assert services["dl-course-roster"] == {"name": "dl-course-roster", "api_token": "t0ken"}
+    roles = {role["name"]: role for role in config.JupyterHub.load_roles}
+    assert roles["dl-course-roster"]["services"] == ["dl-course-roster"]
+    assert set(roles["dl-course-roster"]["scopes"]) == {"admin:users", "admin:servers", "list:users",
+                                                        "groups!group=nbgrader-dl-course"}
+
+
+def test_no_hub_token_or_other_variable_of_the_service_reaches_a_grading_kernel():
+    from course.grading.sandbox import Sandbox
+
+    passed = Sandbox().pass_env
+    assert not [name for name in passed if name.startswith(("JUPYTERHUB", "JPY_")) or "TOKEN" in name]
 
 
 def test_students_servers_get_no_formgrader_and_instructors_servers_the_courses_tab(tmp_path):

@@ -199,7 +199,8 @@ def course_bundle(coursedir, exercise):
 
 def make_job(coursedir, exercise, student, course, gradebook, extension=None):
     folder = Path(coursedir.format_path(coursedir.submitted_directory, student, exercise))
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+             if p.is_file() and not p.is_symlink()}   # a link is never followed (the exchange collects none)
     return Job(exercise, student, course, gradebook, files, extension)
 
 

@@ -38,10 +38,11 @@ import hashlib
 import io
 import os
 import re
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
@@ -218,49 +219,98 @@ class Upload:
                                             # Moodle participant id, Blackboard user name)
 
 
-def find_uploads(paths):
+class UploadRefused(ValueError):
+    """An upload that is not read at all, and why: a link, larger than the limit, a name that climbs out of its zip."""
+
+
+MAX_UPLOAD_BYTES = 100_000_000   # one uploaded file, as nbgrader's CourseDirectory.max_file_size (100,000 kB)
+MAX_ZIP_DEPTH = 3                # zips inside zips inside zips: deeper ones are files like any other
+
+
+def read_file_upload(path, max_bytes=MAX_UPLOAD_BYTES):
+    """The bytes of an uploaded file: a link is never followed and a file larger than `max_bytes` never read."""
+    path = Path(path)
+    if path.is_symlink():
+        raise UploadRefused("a symbolic link, not a file: links are never followed")
+    with open(path, "rb") as handle:
+        return _bounded(handle, max_bytes)
+
+
+def read_zip_member(archive, info, max_bytes=MAX_UPLOAD_BYTES):
+    """The bytes of a zip member: a link member (its target's name) is refused, and no more than `max_bytes` are
+    ever decompressed, whatever size the zip declares (a zip bomb stops at the limit)."""
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise UploadRefused("a symbolic link in the zip, not a file: links are never followed")
+    if info.file_size > max_bytes:
+        raise UploadRefused(f"{info.file_size} bytes unpacked, larger than the {max_bytes} an upload may have")
+    with archive.open(info) as handle:
+        return _bounded(handle, max_bytes)
+
+
+def _bounded(handle, max_bytes):
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadRefused(f"larger than the {max_bytes} bytes an upload may have")
+    return data
+
+
+def _climbs_out(name):
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return name.startswith(("/", "\\")) or ".." in parts or (parts and re.match(r"^[A-Za-z]:$", parts[0]))
+
+
+def find_uploads(paths, max_bytes=MAX_UPLOAD_BYTES):
     """Every file in the given zip files and folders (nested zips included), as Uploads. A zip inside
     a folder or inside a zip keeps the names above it ("bsmith/upload.zip" holding "x.ipynb" is
-    "bsmith/upload/x.ipynb"), so that a student's zip cannot pass for another student's folder."""
+    "bsmith/upload/x.ipynb"), so that a student's zip cannot pass for another student's folder. Nothing is
+    unpacked to disk; links, files larger than `max_bytes` and zip members whose names climb out of the zip
+    ("../x", "/etc/x") are uploads that are refused when read (rejected, with the reason, in the report)."""
     uploads = []
     for path in map(Path, paths):
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            for file in sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()):
                 relative = file.relative_to(path).as_posix()
-                if file.suffix.lower() == ".zip" and zipfile.is_zipfile(file):
+                if not file.is_symlink() and file.suffix.lower() == ".zip" and zipfile.is_zipfile(file):
                     found = _zip_uploads(zipfile.ZipFile(file), f"{file}:", relative[:-len(".zip")] + "/"
-                                         if "/" in relative else "")
+                                         if "/" in relative else "", max_bytes)
                 else:
-                    found = [Upload(str(file), relative, file.read_bytes,
-                                    dt.datetime.fromtimestamp(file.stat().st_mtime))]
+                    found = [Upload(str(file), relative, lambda f=file: read_file_upload(f, max_bytes),
+                                    dt.datetime.fromtimestamp(file.lstat().st_mtime))]
                 for upload in found:
                     upload.outer = path.resolve().name
                 uploads += found
         elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-            uploads += _zip_uploads(zipfile.ZipFile(path), f"{path}:")
+            uploads += _zip_uploads(zipfile.ZipFile(path), f"{path}:", "", max_bytes)
         elif path.is_file():
-            uploads.append(Upload(str(path), path.name, path.read_bytes, dt.datetime.fromtimestamp(path.stat().st_mtime)))
+            uploads.append(Upload(str(path), path.name, lambda f=path: read_file_upload(f, max_bytes),
+                                  dt.datetime.fromtimestamp(path.stat().st_mtime)))
         else:
             raise FileNotFoundError(f"{path}: no such file or folder (give zip files or folders of uploads)")
     return [u for u in uploads if not any(part.startswith(("__MACOSX", ".")) for part in Path(u.relative).parts)]
 
 
-def _zip_uploads(archive, prefix, relative_prefix=""):
+def _zip_uploads(archive, prefix, relative_prefix="", max_bytes=MAX_UPLOAD_BYTES, depth=1):
     uploads = []
     for info in archive.infolist():
         if info.is_dir():
             continue
-        if info.filename.lower().endswith(".zip"):
+        if _climbs_out(info.filename):
+            def refuse(name=info.filename):
+                raise UploadRefused(f"its name in the zip ({name}) climbs out of the zip")
+            uploads.append(Upload(prefix + info.filename, relative_prefix + info.filename.lstrip("/\\").replace("../", ""),
+                                  refuse, dt.datetime(*info.date_time)))
+            continue
+        if info.filename.lower().endswith(".zip") and depth < MAX_ZIP_DEPTH:
             try:
-                inner = zipfile.ZipFile(io.BytesIO(archive.read(info)))
-            except zipfile.BadZipFile:
-                pass   # a corrupt zip upload: a file like any other (rejected: not a notebook)
+                inner = zipfile.ZipFile(io.BytesIO(read_zip_member(archive, info, max_bytes)))
+            except (zipfile.BadZipFile, UploadRefused):
+                pass   # a corrupt or refused zip upload: a file like any other (rejected when read)
             else:
                 uploads += _zip_uploads(inner, f"{prefix}{info.filename}:",
-                                        relative_prefix + info.filename[:-len(".zip")] + "/")
+                                        relative_prefix + info.filename[:-len(".zip")] + "/", max_bytes, depth + 1)
                 continue
         uploads.append(Upload(prefix + info.filename, relative_prefix + info.filename,
-                              lambda a=archive, i=info: a.read(i), dt.datetime(*info.date_time)))
+                              lambda a=archive, i=info: read_zip_member(a, i, max_bytes), dt.datetime(*info.date_time)))
     return uploads
 
 
@@ -348,7 +398,11 @@ def choose(uploads, release):
     rejected = []
     ordered = newest_first(uploads)
     for index, upload in enumerate(ordered):
-        data = upload.read()
+        try:
+            data = upload.read()
+        except UploadRefused as error:
+            rejected.append((upload, str(error)))
+            continue
         status, detail = check_notebook(data, release)
         if status != "rejected":
             return Choice(upload, data, status, detail, rejected, ordered[index + 1:])
@@ -377,7 +431,7 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
                 gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id"})
         students = [s.to_dict() for s in gb.students]
     book = Roster(students)
-    uploads = find_uploads(paths)
+    uploads = find_uploads(paths, max_bytes=1000 * coursedir.max_file_size)
     lms = lms or _detect(uploads)
     if lms is None:
         raise ValueError("the uploads follow none of the known file-name patterns (canvas, moodle, blackboard, "
@@ -597,7 +651,8 @@ class LMSCollectorPlugin(FileNameCollectorPlugin):
                 rel = path.relative_to(extracted)
                 base, zip_path = self._base(rel, extracted, archive)
                 relative = rel.relative_to(base).as_posix() if base != Path(".") else rel.as_posix()
-                upload = Upload(str(path), relative, path.read_bytes, self._mtime(path, rel, extracted, archive))
+                upload = Upload(str(path), relative, lambda f=path: read_file_upload(f),
+                                self._mtime(path, rel, extracted, archive))
                 groups.setdefault(str(base), []).append(upload)
         return groups
 

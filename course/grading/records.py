@@ -24,6 +24,7 @@ which also holds the status rules.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from .notebooks import cell_label
 
 KEY = "dl_course"
+# Written by the exchange's collect beside a submission it collected (course.grading.exchange): what the grader
+# saw in the exchange that needs a review (a folder made under another student's name). A student's own file of
+# that name is never collected, so the note is the collector's alone; each entry becomes a flag.
+COLLECT_NOTES = ".dl-course-collect.json"
 TIMEOUT_EVENTS = ("timeout", "kernel_replaced")
 
 
@@ -142,17 +147,18 @@ class GradingRecord:
 
 
 def submission_digest(folder):
-    """sha256 over the names and bytes of the files of a submitted folder (timestamp.txt included)."""
+    """sha256 over the names and bytes of the files of a submitted folder (timestamp.txt included; links, which
+    the exchange never collects, are not followed)."""
     digest = hashlib.sha256()
     folder = Path(folder)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 class RecordSubmission(NbGraderPreprocessor):
     """Sanitize step: keep the digest of the submitted folder in the grading record, so that
-    `dl-course grade` grades again only what changed."""
+    `dl-course grade` grades again only what changed; the collector's notes (`COLLECT_NOTES`) become flags."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
@@ -160,4 +166,8 @@ class RecordSubmission(NbGraderPreprocessor):
         folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
         if os.path.isdir(folder):
             record(nb)["submission_sha256"] = submission_digest(folder)
+            notes = Path(folder, COLLECT_NOTES)
+            if notes.is_file() and not notes.is_symlink():
+                for flag in json.loads(notes.read_text()).get("flags", []):
+                    note(nb, "flags", kind="exchange", reason=str(flag))
         return nb, resources

@@ -65,6 +65,9 @@ c.JupyterHub.authenticator_class = "pam"
 # The grader is a hub user too, in the formgrade group (as in nbgrader's demo): the Formgrader's exchange calls
 # ask the hub for its courses. It has no password, so it cannot log in.
 c.Authenticator.allowed_users = set(hub["students"]) | set(hub["instructors"]) | {GRADER}
+# Only who is in hub.json now: a student removed from the class (`dl-course hub roster`) cannot log in again because
+# the hub's database still knows them (JupyterHub's default with allowed_users set is to let them in).
+c.Authenticator.allow_existing_users = False
 c.Authenticator.admin_users = set(hub.get("admins", []))
 c.JupyterHub.load_groups = {
     INSTRUCTORS_GROUP: {"users": sorted([*hub["instructors"], GRADER])},
@@ -81,6 +84,11 @@ c.JupyterHub.services = [{
     "environment": course_environment("grader"),
     "oauth_no_confirm": True,
 }]
+# `dl-course hub roster` changes the class through the hub's API with a token of its own, which only root can read
+# (the hub's folder, 0600); a hub run by hand without that file has no such service.
+ROSTER = f"{COURSE}-roster"
+if hub.get("roster_token_file") and Path(hub["roster_token_file"]).is_file():
+    c.JupyterHub.services.append({"name": ROSTER, "api_token": Path(hub["roster_token_file"]).read_text().strip()})
 
 c.JupyterHub.load_roles = [
     {"name": INSTRUCTORS_GROUP, "description": "Instructors and TAs: open and use the course's Formgrader",
@@ -95,6 +103,11 @@ c.JupyterHub.load_roles = [
     {"name": "server", "description": "A server acts for its owner (nbgrader reads the owner's groups)",
      "scopes": ["inherit"]},
 ]
+if any(service["name"] == ROSTER for service in c.JupyterHub.services):
+    c.JupyterHub.load_roles.append(
+        {"name": ROSTER, "description": "dl-course hub roster: add and remove the class's students",
+         "services": [ROSTER],
+         "scopes": ["admin:users", "admin:servers", "list:users", f"groups!group={STUDENTS_GROUP}"]})
 
 # ------------------------------------------------------------------ the users' servers
 c.Spawner.cmd = SINGLEUSER

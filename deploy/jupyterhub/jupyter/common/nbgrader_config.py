@@ -7,6 +7,8 @@ import os
 
 from nbgrader.auth import JupyterHubAuthPlugin
 
+from course.coursedir import use_course_exchange
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 # One exchange for every course of the hub: students release, fetch and submit through it. Each course has
@@ -14,5 +16,8 @@ c = get_config()  # noqa: F821  (provided by nbgrader)
 c.Exchange.root = os.environ.get("DL_COURSE_EXCHANGE", "/srv/nbgrader/exchange")
 c.Exchange.path_includes_course = True
 c.Exchange.timezone = "UTC"
+# The course's exchange steps (course/grading/exchange.py): students' fetch, submit and list refuse an exchange
+# whose permissions a student could subvert, and submit copies no link; the grader's collect trusts no file.
+use_course_exchange(c)
 # A student's courses are the hub groups nbgrader-<course_id> they are in (formgrade-<course_id> for graders).
 c.Authenticator.plugin_class = JupyterHubAuthPlugin
