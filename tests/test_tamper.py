@@ -77,6 +77,44 @@ def test_honest_code_is_not_flagged(code):
     assert not reasons(code), reasons(code)
 
 
+@pytest.mark.parametrize("code, expected", [
+    # issue 28's spellings: an alias, computed attribute names, namespace subscripts, an aliased type()
+    ("import sys as _s\n_s.settrace(lambda *a: None)\n", "sets a trace function (sys.settrace)"),
+    ("from sys import settrace as st\nst(None)\n", "sets a trace function (sys.settrace)"),
+    ("import inspect\nframe = inspect.currentframe()\ncode = getattr(frame, 'f_' + 'code')\n", "(f_code)"),
+    ("vars(np)['allclose'] = lambda *a, **k: True\n", "rebinds 'allclose' through vars(np)"),
+    ("name = input()\nvars(np)[name] = lambda *a, **k: True\n", "writes a name computed at run time"),
+    ("globals()['get_' + 'ipython']().events.register('pre_run_cell', print)\n", "get_ipython"),
+    ("class C:\n    pass\nsetattr(C, '__arr' + 'ay__', lambda self: np.ones(3))\n", "sets __array__ on C"),
+    ("class C:\n    pass\nn = '__arr'\nsetattr(C, n + 'ay__', None)\n", "sets __array__ on C"),
+    ("class C:\n    pass\nsetattr(C, f\"__{'eq'}__\", None)\n", "sets __eq__ on C"),
+    ("class C:\n    pass\nsetattr(C, '__qe__'[::-1], None)\n", "sets __eq__ on C"),
+    ("class C:\n    pass\nsetattr(C, ''.join(['__e', 'q__']), None)\n", "sets __eq__ on C"),
+    ("def f(cls, hook):\n    setattr(cls, hook, None)\n", "name is computed at run time (setattr)"),
+    ("T = type\nLiar = T('Liar', (), {'__eq__': lambda s, o: True})\n", "type(name, bases, namespace)"),
+    ("b = print.__self__\nb.__import__ = None\n", "interpreter internals (__self__)"),
+    ("import sys\nhook = getattr(sys, input())\n", "reads an attribute of sys whose name is computed"),
+    ("import matplotlib.pyplot as plt\nplt.show = lambda *a: None\n", "rebinds plt.show"),
+    ("import numpy as numbers\nnumbers.allclose = lambda *a, **k: True\n", "rebinds numbers.allclose"),
+    ("g = get_ipython\ng().run_line_magic('who', '')\n", "get_ipython"),
+    ("m = __import__('s' + 'ys')\n", "imports through __import__"),
+])
+def test_the_scan_reads_what_code_does_not_how_it_is_spelled(code, expected):
+    found = reasons(code)
+    assert any(expected in reason for reason in found), (expected, found)
+
+
+@pytest.mark.parametrize("code", [
+    "cell = 'LSTM'\nlayer = getattr(keras.layers, cell)(64)\n",          # ex11's solution
+    "act = getattr(layer, 'activation', None)\nname = type(layer).__name__\n",
+    "print(layer.__class__.__name__, vars(history)['history'] if hasattr(history, 'history') else None)\n",
+    "settings = {'lr': 0.1}\nsettings['lr'] = 0.2\n",
+    "prefix = 'ex'\nname = prefix + '01'\nparts = '-'.join(['a', 'b'])[::-1]\n",
+])
+def test_honest_dynamic_code_is_not_flagged(code):
+    assert not reasons(code), reasons(code)
+
+
 def _release_lines(exercise):
     release = nbformat.read(notebook_path(exercise, "release"), as_version=4)
     return {line.strip() for cell in release.cells if cell.cell_type == "code"

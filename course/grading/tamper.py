@@ -17,6 +17,15 @@ the submission for review, with the cell and the reason, when that code:
   such a hook set on a class afterwards, or a class made with `type(name, bases, namespace)`. The tests
   compare `helpers.plain(...)` of a result, which refuses such objects; the flag says why a human should look.
 
+The scan reads meaning, not spelling: names are resolved through the cell's imports and assignments
+(`import sys as _s`, `from sys import settrace as st`, `T = type`, `g = get_ipython`), attribute and global
+names through constant folding (`"__arr" + "ay__"`, f-strings of constants, `"".join(...)`, `[::-1]`, names
+bound to such strings), so `getattr(frame, "f_" + "code")`, `globals()["get_" + "ipython"]()` and
+`setattr(cls, "__arr" + "ay__", ...)` read as what they do. What cannot be resolved is itself a flag where it
+matters: `setattr`/`delattr` with a computed name, `getattr` with a computed name on a module of the
+interpreter (`sys`, `builtins`, `os` ...), and names read or written through `globals()`, `vars()`, `locals()`
+or `__dict__` by a computed key.
+
 A flag never changes the grade; it puts the submission in front of a human. The executor's guard
 adds flags for what it actually had to undo.
 """
@@ -64,7 +73,16 @@ ATTRIBUTES = {
     ("inspect", "getouterframes"): "inspects stack frames (inspect)",
 }
 FRAME_ATTRIBUTES = {"f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame",
-                    "cr_frame", "co_code", "__code__", "__globals__", "__builtins__", "__subclasses__"}
+                    "cr_frame", "co_code", "__code__", "__globals__", "__builtins__", "__subclasses__",
+                    "__self__", "__closure__", "__func__"}
+# Modules of the interpreter itself: reading one of their attributes by a name computed at run time is a flag.
+INTERPRETER_MODULES = {"sys", "builtins", "os", "signal", "inspect", "gc", "ctypes", "threading", "importlib",
+                       "IPython", "ipykernel", "types", "__builtins__"}
+# Calls that give a namespace as a dict: a key computed at run time hides which name is read or written.
+NAMESPACE_CALLS = {"globals", "vars", "locals"}
+# Names whose aliases the scan follows (`T = type`, `g = getattr`), besides modules.
+FOLLOWED_NAMES = {"type", "getattr", "setattr", "delattr", "vars", "globals", "locals", "eval", "exec",
+                  "compile", "__import__", "get_ipython", "open", "print"}
 MODULES = {
     "ctypes": "loads native code (ctypes)", "cffi": "loads native code (cffi)", "gc": "walks objects through gc",
     "subprocess": "runs processes (subprocess)", "socket": "opens network connections (socket)",
@@ -119,25 +137,99 @@ def _outside_path(value):
     return bool(re.search(r"(^|/)\.\.(/|$)", value)) or value.startswith("~")
 
 
+def _fold(node, constants):
+    """The string an expression always evaluates to (constants, names bound to them, `+`, f-strings of
+    constants, `"sep".join([...])`, slices such as `[::-1]`, `.lower()`/`.upper()`), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _fold(node.left, constants), _fold(node.right, constants)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) and isinstance(node.right, ast.Constant):
+        left = _fold(node.left, constants)
+        return left * node.right.value if left is not None and isinstance(node.right.value, int) else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [_fold(value.value if isinstance(value, ast.FormattedValue) else value, constants)
+                 for value in node.values]
+        return "".join(parts) if all(part is not None for part in parts) else None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        text = _fold(node.value, constants)
+        bounds = [node.slice.lower, node.slice.upper, node.slice.step]
+        if text is not None and all(b is None or (isinstance(b, ast.Constant) and isinstance(b.value, int))
+                                    or (isinstance(b, ast.UnaryOp) and isinstance(b.operand, ast.Constant))
+                                    for b in bounds):
+            values = [None if b is None else ast.literal_eval(b) for b in bounds]
+            return text[slice(*values)]
+        return None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords:
+        owner = _fold(node.func.value, constants)
+        if owner is not None and node.func.attr == "join" and len(node.args) == 1 \
+                and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            parts = [_fold(element, constants) for element in node.args[0].elts]
+            return owner.join(parts) if all(part is not None for part in parts) else None
+        if owner is not None and node.func.attr in ("lower", "upper", "strip") and not node.args:
+            return getattr(owner, node.func.attr)()
+    return None
+
+
 class _Scanner(ast.NodeVisitor):
     def __init__(self, module_aliases):
         self.reasons = []
         self.aliases = dict(module_aliases)   # notebook name -> module the tests use
+        self.names = {}                       # local name -> what it stands for ("sys", "sys.settrace", "type")
+        self.constants = {}                   # local name -> the string it was bound to
 
     def add(self, reason, node):
         if reason:
             self.reasons.append((getattr(node, "lineno", 0), reason))
 
+    # -- what names stand for
+
+    def resolve(self, node):
+        """The dotted name an expression stands for, through the aliases the cell made ('_s.settrace' after
+        `import sys as _s` is 'sys.settrace'), else None."""
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        base = self.names.get(head, head)
+        return f"{base}.{rest}" if rest else base
+
     def visit_Import(self, node):
         for alias in node.names:
             self._module(alias.name, node)
-            if alias.asname in self.aliases or (alias.asname is None and alias.name in self.aliases):
-                pass
+            if alias.asname:
+                self.names[alias.asname] = alias.name
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node):
         self._module(node.module or "", node)
+        for alias in node.names:
+            if node.module and alias.name != "*":
+                self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                self._module(f"{node.module}.{alias.name}", node)
+                full = f"{node.module}.{alias.name}"
+                for (module, attr), reason in ATTRIBUTES.items():
+                    if full == f"{module}.{attr}":
+                        self.add(reason, node)
         self.generic_visit(node)
+
+    def _remember(self, targets, value):
+        """Follow `x = sys`, `T = type`, `n = "__arr"` (simple names only)."""
+        folded = _fold(value, self.constants)
+        resolved = self.resolve(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                continue
+            self.constants.pop(target.id, None)
+            self.names.pop(target.id, None)
+            if folded is not None:
+                self.constants[target.id] = folded
+            elif resolved and (resolved.split(".")[0] in set(MODULES) | INTERPRETER_MODULES | FOLLOWED_NAMES
+                               or resolved in set(self.aliases.values())):
+                self.names[target.id] = resolved
 
     def _module(self, name, node):
         if name == "IPython.display" or name.startswith("IPython.display."):
@@ -153,30 +245,94 @@ class _Scanner(ast.NodeVisitor):
             self.add(f"rebinds {node.id!r}, the name of the {self.aliases[node.id]} module the tests use", node)
         self.generic_visit(node)
 
-    def visit_Attribute(self, node):
-        dotted = _dotted(node)
+    def _attribute(self, owner, attr, node, store=False):
+        """An attribute `attr` of the expression `owner` is read (or written), by name or through getattr."""
+        written = _dotted(owner) if owner is not None else None
+        dotted = self.resolve(owner) if owner is not None else None
         if dotted:
             head = dotted.split(".")
-            for (module, attr), reason in ATTRIBUTES.items():
-                if len(head) >= 2 and head[-2] == module and head[-1] == attr:
+            for (module, name), reason in ATTRIBUTES.items():
+                if head[-1] == module and attr == name:
                     self.add(reason, node)
-            if isinstance(node.ctx, (ast.Store, ast.Del)) and head[0] in self.aliases:
-                self.add(f"rebinds {dotted} (a function of {self.aliases[head[0]]} that the tests use)", node)
-        if node.attr in FRAME_ATTRIBUTES:
-            self.add(f"uses interpreter internals ({node.attr})", node)
+            as_written = written.split(".")[0]
+            if store and (as_written in self.aliases or head[0] in self.aliases or dotted in self.aliases.values()):
+                module = self.aliases.get(as_written) or self.aliases.get(head[0]) or dotted
+                self.add(f"rebinds {written}.{attr} (a function of {module} that the tests use)", node)
+            if store and head[0] in ("builtins", "sys", "__builtins__"):
+                self.add(f"rebinds {dotted}.{attr}", node)
+        if attr in FRAME_ATTRIBUTES:
+            self.add(f"uses interpreter internals ({attr})", node)
+        if attr in MODULE_CALLS and MODULE_CALLS[attr]:
+            self.add(MODULE_CALLS[attr], node)
+
+    def visit_Attribute(self, node):
+        self._attribute(node.value, node.attr, node, store=isinstance(node.ctx, (ast.Store, ast.Del)))
+        self.generic_visit(node)
+
+    def _namespace_key(self, node):
+        """For `globals()[key]`, `vars(m)[key]`, `locals()[key]`, `x.__dict__[key]`: (what, key or None)."""
+        if not isinstance(node, ast.Subscript):
+            return None
+        owner = node.value
+        if isinstance(owner, ast.Call) and (self.resolve(owner.func) or "") in NAMESPACE_CALLS:
+            what = f"{self.resolve(owner.func)}()"
+            if owner.args:
+                what = f"vars({self.resolve(owner.args[0]) or 'an object'})"
+        elif isinstance(owner, ast.Attribute) and owner.attr == "__dict__":
+            what = f"{self.resolve(owner.value) or 'an object'}.__dict__"
+        else:
+            return None
+        key = node.slice
+        return what, _fold(key, self.constants)
+
+    def visit_Subscript(self, node):
+        found = self._namespace_key(node)
+        if found:
+            what, key = found
+            store = isinstance(node.ctx, (ast.Store, ast.Del))
+            if key is None:
+                self.add(f"{'writes' if store else 'reads'} a name computed at run time through {what}", node)
+            else:
+                if key in NAMES:
+                    self.add(NAMES[key], node)
+                if key in MODULE_CALLS and MODULE_CALLS[key]:
+                    self.add(MODULE_CALLS[key], node)
+                if key in FRAME_ATTRIBUTES:
+                    self.add(f"uses interpreter internals ({key})", node)
+                if store:
+                    self._hook_set(what, key, node)
+                    target = what.removeprefix("vars(").removesuffix(")").split(".")[0]
+                    if key in self.aliases or target in self.aliases or target in ("builtins", "sys"):
+                        self.add(f"rebinds {key!r} through {what}", node)
         self.generic_visit(node)
 
     def visit_Call(self, node):
-        name = _dotted(node.func) or ""
+        name = self.resolve(node.func) or ""
         last = name.split(".")[-1]
         if name in MODULE_CALLS and MODULE_CALLS[name]:
             self.add(MODULE_CALLS[name], node)
+        for (module, attr), reason in ATTRIBUTES.items():
+            if name == f"{module}.{attr}":
+                self.add(reason, node)
+        if name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
+            attr = _fold(node.args[1], self.constants)
+            owner = self.resolve(node.args[0]) or ""
+            if attr is not None:
+                self._attribute(node.args[0], attr, node, store=name != "getattr" and name != "hasattr")
+                if name == "setattr":
+                    self._hook_set(owner or None, attr, node)
+            elif name in ("setattr", "delattr"):
+                self.add(f"sets an attribute whose name is computed at run time ({name})", node)
+            elif owner.split(".")[0] in INTERPRETER_MODULES:
+                self.add(f"reads an attribute of {owner} whose name is computed at run time (getattr)", node)
         if name in ("setattr", "delattr") and node.args:
-            target = _dotted(node.args[0]) or ""
+            target = self.resolve(node.args[0]) or ""
             if target.split(".")[0] in self.aliases or target in ("builtins", "sys"):
                 self.add(f"rebinds attributes of {target} with {name}", node)
-        if name == "setattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
-            self._hook_set(_dotted(node.args[0]), node.args[1].value, node)
+        if name == "__import__" and node.args:
+            module = _fold(node.args[0], self.constants)
+            if module is not None:
+                self._module(module, node)
         if (name == "type" and len(node.args) == 3) or last == "new_class":
             self.add("makes a class at run time (type(name, bases, namespace)): results that could decide "
                      "their own comparisons", node)
@@ -221,6 +377,11 @@ class _Scanner(ast.NodeVisitor):
     def visit_Assign(self, node):
         self._check_hook_targets(node.targets, node)
         self.generic_visit(node)
+        self._remember(node.targets, node.value)
+
+    def visit_NamedExpr(self, node):
+        self.generic_visit(node)
+        self._remember([node.target], node.value)
 
     def visit_AugAssign(self, node):
         self._check_hook_targets([node.target], node)
