@@ -373,3 +373,23 @@ def test_a_linked_file_in_a_folder_of_uploads_is_not_followed(tmp_path):
     (upload,) = find_uploads([tmp_path / "uploads"])
     with pytest.raises(UploadRefused, match="symbolic link"):
         upload.read()
+
+
+# ----------------------------------------------------------------------------- feedback
+
+def test_release_feedback_skips_students_collected_from_lms_files_with_one_line_and_releases_the_others(course, caplog):
+    from course.grading.exchange import CourseReleaseFeedback
+
+    coursedir, exchange = course
+    for student, secret in ((ANA, "s3cret"), (BEN, None)):   # ben's submission came from a Canvas zip
+        folder = Path(coursedir.format_path(coursedir.feedback_directory, student, EXERCISE))
+        folder.mkdir(parents=True)
+        (folder / f"{EXERCISE}.html").write_text(f"<p>feedback for {student}</p>")
+        (folder / "timestamp.txt").write_text(stamp())
+        if secret:
+            (folder / "submission_secret.txt").write_text(secret)
+    CourseReleaseFeedback(coursedir=coursedir, root=str(exchange)).start()
+    released = list((exchange / COURSE / "feedback").glob("*.html"))
+    assert [page.read_text() for page in released] == [f"<p>feedback for {ANA}</p>"]
+    assert f"{BEN}: not released through the exchange" in caplog.text and f"dl-course return {EXERCISE}" in caplog.text
+    assert coursedir.student_id_exclude == ""

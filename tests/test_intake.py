@@ -52,6 +52,8 @@ def test_file_names_are_forgiven_copy_markers_resubmission_suffixes_and_case(nam
      "Copy of ex01_numpy_dnn.ipynb", False),
     ("Jane Doe_4242_assignsubmission_file_ex01_numpy_dnn.ipynb", "moodle", ["4242", "Jane Doe"],
      "ex01_numpy_dnn.ipynb", False),
+    ("Jane Doe_4242_assignsubmission_file/ex01_numpy_dnn.ipynb", "moodle", ["4242", "Jane Doe"],
+     "ex01_numpy_dnn.ipynb", False),
     ("Exercise 1_jdoe_attempt_2026-11-20-14-30-55_ex01_numpy_dnn.ipynb", "blackboard", ["jdoe"],
      "ex01_numpy_dnn.ipynb", False),
     ("jdoe/Copy of ex01_numpy_dnn.ipynb", "folders", ["jdoe"], "Copy of ex01_numpy_dnn.ipynb", False),
@@ -140,6 +142,7 @@ def test_canvas_zip_collected_graded_and_exported_with_a_status_for_everyone(cou
     assert status == 1, "a rejected file makes the exit status 1"
     rows = {r["student"]: r for r in csv.DictReader(open(root / "reports" / EXERCISE / "intake.csv"))}
     assert rows["jdoe"]["status"] == "collected" and "late" in rows["jdoe"]["detail"]
+    assert intake.NO_PENALTY in rows["jdoe"]["detail"], "the LMS's LATE, and no due date here: no penalty, said once"
     assert rows["bsmith"]["status"] == "collected"
     assert rows["cbrown"]["status"] == "rejected" and "JSON" in rows["cbrown"]["detail"]
     assert rows["dwhite"]["status"] == "rejected" and "not a notebook" in rows["dwhite"]["detail"]
@@ -335,6 +338,24 @@ def test_an_unzipped_moodle_export_folder_is_collected_without_lms(lms_course, t
     rows = intake.collect(EXERCISE, sorted(export.iterdir()), course_root=root, log=_quiet)
     assert {r["student"]: r["status"] for r in rows if r["student"] in ("adams", "baker")} == \
         {"adams": "unchanged", "baker": "unchanged"}
+
+
+def test_moodles_download_in_folders_is_collected_as_a_folder_or_zip_with_or_without_lms(lms_course, tmp_path):
+    """Moodle's "Download submissions in folders": `<Full name>_<participant id>_assignsubmission_file/<file>`."""
+    root, nbs = lms_course
+    members = [("Ann Adams_880001_assignsubmission_file/ex01_numpy_dnn.ipynb", nbs["stub"], NOON),
+               ("Ben Baker_880002_assignsubmission_file/Copy of ex01_numpy_dnn.ipynb", nbs["wrong"], NOON),
+               ("Cleo Clark_880003_assignsubmission_file/ex01_numpy_dnn (1).ipynb", nbs["solved"], NOON)]
+    archive = tmp_path / "Exercise 1-42.zip"
+    archive.write_bytes(_zip(members))
+    folder = tmp_path / "Exercise 1-42"
+    zipfile.ZipFile(archive).extractall(folder)
+    for paths, lms in [([folder], None), ([folder], "moodle"), ([archive], None), (sorted(folder.iterdir()), "moodle")]:
+        rows = {r["student"]: r for r in intake.collect(EXERCISE, paths, course_root=root, lms=lms, log=_quiet)}
+        for student, content in [("adams", "stub"), ("baker", "wrong"), ("clark", "solved")]:
+            assert rows[student]["status"] in ("collected", "unchanged"), (paths, lms, rows[student])
+            assert _submitted(root, student).read_bytes() == nbs[content], (paths, lms, student)
+            assert rows[student]["lms"] == "moodle" and rows[student]["lms_user_id"].startswith("88000")
 
 
 def test_unzipped_canvas_and_blackboard_folders_are_recognised_as_their_zips(lms_course, tmp_path):

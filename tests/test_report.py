@@ -84,3 +84,19 @@ def test_reasons_name_the_cell_as_jupyterlab_does(ex01):
     assert records.GradingRecord.load(nb).reason == "Part 1, test_activations (cell 11): rebinds np.allclose"
     # a record written before names were kept still counts from 1
     assert records.describe({"cell": 10, "reason": "x"}) == "cell 11: x"
+
+
+def _report_data(**more):
+    return {"exercise": "ex01_numpy_dnn", "max_score": 15.0, "duedate": None, "cells": [], "cell_labels": {},
+            "students": {}, "missing": [], "intake_rejected": {}, "lms_late": [], "similar": [], **more}
+
+
+def test_without_a_due_date_the_report_says_why_nothing_is_late_in_the_intakes_words():
+    from course.grading.intake import LMS_LATE, NO_PENALTY
+    from course.grading.report import render
+
+    page = render(_report_data(lms_late=["doejane"]))
+    assert "No due date is set for this exercise" in page and "no late penalty applies" in page
+    assert "Marked late by the LMS: doejane." in page and LMS_LATE.lower() in page.lower()
+    assert "no due date is set for this exercise" in NO_PENALTY   # the intake's words for the same fact
+    assert "Late submissions</h2><p>None." not in render(_report_data())

@@ -49,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fnmatch
+import glob
 import grp
 import json
 import os
@@ -196,9 +197,26 @@ class CourseFetchFeedback(TrustNoFile, ExchangeFetchFeedback):
 
 
 class CourseReleaseFeedback(TrustNoFile, ExchangeReleaseFeedback):
-    """nbgrader release_feedback, into a feedback folder only the grader writes."""
+    """nbgrader release_feedback, into a feedback folder only the grader writes. A student whose submission did not
+    come through the exchange (collected from LMS files: no `submission_secret.txt`, which names the feedback in the
+    exchange) is skipped with one line saying where their feedback goes, instead of nbgrader's traceback that
+    stops the release for everyone."""
 
     instructor_side = True
+
+    def copy_files(self):
+        without = sorted({Path(page).parent.parent.name for page in glob.glob(os.path.join(self.src_path, "*.html"))
+                          if not os.path.isfile(os.path.join(os.path.dirname(page), "submission_secret.txt"))})
+        for student in without:
+            self.log.warning("%s: not released through the exchange (the submission came from LMS or Colab files, not "
+                             "the exchange): `dl-course return %s` packs this feedback for the LMS", student,
+                             self.coursedir.assignment_id)
+        excluded = self.coursedir.student_id_exclude
+        self.coursedir.student_id_exclude = ",".join(filter(None, [excluded, *without]))
+        try:
+            super().copy_files()
+        finally:
+            self.coursedir.student_id_exclude = excluded
 
 
 class CourseReleaseAssignment(TrustNoFile, ExchangeReleaseAssignment):

@@ -60,8 +60,9 @@ PRESETS = {
     # doejohn_12345_6789012_ex01_numpy_dnn.ipynb, doejohn_LATE_12345_6789012_ex01_numpy_dnn-1.ipynb
     "canvas": re.compile(r"^(?P<name>[^/_]+?)(?:_(?P<late>late))?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>[^/]+)$",
                          re.I),
-    # Jane Doe_1234567_assignsubmission_file_/ex01_numpy_dnn.ipynb (folders) or ..._file_ex01_numpy_dnn.ipynb
-    "moodle": re.compile(r"^(?P<name>[^/_]+)_(?P<user_id>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>[^/]*)$",
+    # Jane Doe_1234567_assignsubmission_file_/ex01_numpy_dnn.ipynb (the zip's folders), ..._file_ex01_numpy_dnn.ipynb
+    # (flattened), or Jane Doe_1234567_assignsubmission_file/ex01_numpy_dnn.ipynb ("Download submissions in folders")
+    "moodle": re.compile(r"^(?P<name>[^/_]+)_(?P<user_id>\d+)_assignsubmission_(?:file|onlinetext)(?:_(?P<file>[^/]*))?$",
                          re.I),
     # Exercise 1_jdoe_attempt_2026-11-20-14-30-55_ex01_numpy_dnn.ipynb (and a .txt receipt per attempt)
     "blackboard": re.compile(r"^(?P<assignment>[^/]*?)_(?P<user_id>[^_/]+)_attempt_"
@@ -430,6 +431,7 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
             for row in read_roster(roster):
                 gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id"})
         students = [s.to_dict() for s in gb.students]
+        due = _has_due_date(coursedir, exercise, gb)
     book = Roster(students)
     uploads = find_uploads(paths, max_bytes=1000 * coursedir.max_file_size)
     lms = lms or _detect(uploads)
@@ -473,7 +475,7 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
                                              + "; ".join(f"upload {_upload_name(u)} rejected: {w}"
                                                          for u, w in choice.rejected)]))
         if upload.late:
-            detail = (detail + "; " if detail else "") + "marked late by the LMS"
+            detail = (detail + "; " if detail else "") + LMS_LATE + ("" if due else f" ({NO_PENALTY})")
         rows.append(_row(student, status, detail, upload))
         collected.add(student)
     # One status per student: files rejected beside a collected notebook are named in its detail.
@@ -507,6 +509,25 @@ def collect(exercise, paths, course_root=".", lms=None, roster=None, coursedir=N
     _remember_lms_ids(coursedir, rows, book)
     write_report(rows, course_root / "reports" / exercise / "intake.csv")
     return rows
+
+
+# The words for lateness, shared with the instructor's report (course.grading.report).
+LMS_LATE = "marked late by the LMS"
+NO_PENALTY = "no due date is set for this exercise here: no late penalty"
+
+
+def _has_due_date(coursedir, exercise, gb):
+    """Whether the course has a due date for the exercise: in nbgrader_config.py or already in the gradebook."""
+    from nbgrader.api import MissingEntry
+
+    from .schedule import CourseSchedule
+
+    if exercise in CourseSchedule(config=coursedir.config).due_dates:
+        return True
+    try:
+        return gb.find_assignment(exercise).duedate is not None
+    except MissingEntry:
+        return False
 
 
 def _detect(uploads):

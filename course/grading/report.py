@@ -30,6 +30,7 @@ from course.coursedir import load_config
 
 from .engine import course_directory
 from .grades import review_status
+from .intake import LMS_LATE
 from .notebooks import cell_labels_by_grade_id
 from .records import GradingRecord, cell_name
 
@@ -38,6 +39,9 @@ TIME_PLOT_INCHES_PER_STUDENT = 0.35
 TIME_PLOT_WIDTH_INCHES = (6, 16)
 # Beyond this many score bars, tick only some integers (a 100-point exercise would crowd the axis).
 MAX_SCORE_TICKS = 20
+# One wording for lateness in the intake report and here (course.grading.intake writes LMS_LATE).
+NO_DUE_DATE = ("No due date is set for this exercise (c.CourseSchedule.due_dates), so no submission is late here "
+               "and no late penalty applies.")
 
 
 def gather(exercise, course_root):
@@ -79,17 +83,20 @@ def gather(exercise, course_root):
         info["review"], info["review_reason"] = review_status(combined.status, combined.reason,
                                                               info["flagged_in_gradebook"])
     intake = Path(coursedir.root, "reports", exercise, "intake.csv")
-    missing, intake_rejected = [s for s in roster if s not in students], {}
+    missing, intake_rejected, lms_late = [s for s in roster if s not in students], {}, []
     if intake.is_file():
         with open(intake, newline="") as handle:
             for row in csv.DictReader(handle):
                 if row["status"] == "rejected" and row["student"] not in students:
                     intake_rejected[row["student"] or row["file"]] = row["detail"]
+                if LMS_LATE in row["detail"]:
+                    lms_late.append(row["student"])
     missing = [s for s in missing if s not in intake_rejected]
     return {"exercise": exercise, "max_score": maximum, "duedate": assignment.duedate, "cells": cells,
             "cell_labels": release_cell_labels(coursedir, exercise, {nb for nb, _, _ in cells}),
             "students": students,
-            "missing": missing, "intake_rejected": intake_rejected, "similar": similar_pairs(exercise, course_root)}
+            "missing": missing, "intake_rejected": intake_rejected, "lms_late": lms_late,
+            "similar": similar_pairs(exercise, course_root)}
 
 
 def _named(entry, nb):
@@ -303,8 +310,13 @@ def render(data):
         parts.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{png}">')
     parts.append(_table("Pass rate per test cell, hardest first", ["test cell", "points", "full points"],
                         [(cell, f"{points:g}", f"{rate:.0%}") for cell, points, rate in pass_rates(data)]))
-    parts.append(_table("Late submissions", ["student", "handed in", "late by (after extension)", "extension",
-                                             "raw score", "late penalty", "final score"], late_rows(data)))
+    if due or late_rows(data):
+        parts.append(_table("Late submissions", ["student", "handed in", "late by (after extension)", "extension",
+                                                 "raw score", "late penalty", "final score"], late_rows(data)))
+    else:   # the words of the intake report: the LMS may call an upload late, the course has no due date to apply
+        marked = data.get("lms_late") or []
+        parts.append("<h2>Late submissions</h2><p>" + html.escape(
+            NO_DUE_DATE + (f" {LMS_LATE[0].upper() + LMS_LATE[1:]}: {', '.join(marked)}." if marked else "")) + "</p>")
     parts.append(_table("Flagged for review", ["student", "cell", "reason"], flagged))
     if cleared:   # reviewed: no longer anyone's to-do, shown so that the instructor sees what was cleared
         parts.append(_table("Flags cleared after review", ["student", "cell", "reason"], cleared))
