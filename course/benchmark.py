@@ -316,6 +316,83 @@ def disguise(source, seed=0):
     return "# my solution, worked out at night\n" + text + "\n"
 
 
+# Rewrites a copier uses to hide a copy from a token comparison, each keeping what the code computes
+# (tests/test_similarity.py combines them with `disguise`; dl-course similarity must still find the copy).
+NUMPY_SPELLINGS = {ast.Mult: "multiply", ast.Add: "add", ast.Sub: "subtract", ast.Div: "divide", ast.MatMult: "matmul"}
+
+
+class _NumpySpellings(ast.NodeTransformer):
+    """`a * b` -> `np.multiply(a, b)` (and +, -, /, @), `x.T` -> `np.transpose(x)`, `{}` and `{"k": v}` -> `dict(...)`."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        name = NUMPY_SPELLINGS.get(type(node.op))
+        if name is None:
+            return node
+        function = ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load())
+        return ast.copy_location(ast.Call(function, [node.left, node.right], []), node)
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr == "T" and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "transpose", ast.Load()),
+                                              [node.value], []), node)
+        return node
+
+    def visit_Dict(self, node):
+        self.generic_visit(node)
+        if all(isinstance(k, ast.Constant) and isinstance(k.value, str) and k.value.isidentifier() for k in node.keys):
+            return ast.copy_location(ast.Call(ast.Name("dict", ast.Load()), [],
+                                              [ast.keyword(k.value, v) for k, v in zip(node.keys, node.values)]), node)
+        return node
+
+
+def respell_numpy(source):
+    """Every operator NumPy has a function for as that function, `.T` as np.transpose, dicts as dict()."""
+    tree = ast.parse(source)
+    return ast.unparse(ast.fix_missing_locations(_NumpySpellings().visit(tree))) + "\n"
+
+
+def split_into_helpers(source):
+    """Every assignment inside a function whose value is a computation (a binary operation or a call) becomes a
+    call of a new module-level helper `_<function>_step_N(names)` that returns that value."""
+    tree = ast.parse(source)
+    helpers = []
+    for function in [n for n in tree.body if isinstance(n, ast.FunctionDef)]:
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign) and isinstance(node.value, (ast.BinOp, ast.Call)):
+                names = sorted({n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)
+                                and isinstance(n.ctx, ast.Load) and n.id not in ("np", "range", "len", "float")})
+                name = f"_{function.name}_step_{len(helpers)}"
+                helpers.append(ast.FunctionDef(name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in names],
+                                                                        kwonlyargs=[], kw_defaults=[], defaults=[]),
+                                               body=[ast.Return(node.value)], decorator_list=[]))
+                node.value = ast.Call(ast.Name(name, ast.Load()), [ast.Name(n, ast.Load()) for n in names], [])
+    tree.body = helpers + tree.body
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def add_dead_code(source):
+    """A statement that does nothing after every statement of every function body: an unused assignment, a bare
+    name or number, `pass`, or an `if False:` block, in turn."""
+    tree = ast.parse(source)
+    fillers = ["_unused = 0", "None", "pass", "if False:\n    print('never')", "_spare = [0, 1]", "0.5"]
+    count = 0
+    for node in ast.walk(tree):
+        for field in ("body", "orelse"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or not body or isinstance(node, ast.Module):
+                continue
+            padded = []
+            for statement in body:
+                padded.append(statement)
+                if not isinstance(statement, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+                    padded += ast.parse(fillers[count % len(fillers)]).body
+                    count += 1
+            setattr(node, field, padded)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
 def _recomment(line, rng):
     """A line with its comment (a `#` outside strings) replaced."""
     import io

@@ -69,6 +69,19 @@ def expected_cost(unit):
     return 200.0 if unit in SHARED_BATCH_MODULES else 0.0
 
 
+# The quick tier, `pytest -m "not slow"` (docs/testing.md): everything but what executes notebooks (the `grading`
+# and `compat` marks) and the modules that start a server, a browser, a site build or a package install.
+SLOW_MODULES = {"test_hub.py", "test_formgrader.py", "test_browser_notebooks.py", "test_docs.py",
+                "test_colab_install.py", "test_release.py", "test_newcomer.py", "test_sandbox.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item):
+    module = item.nodeid.partition("::")[0].rsplit("/", 1)[-1]
+    if item.get_closest_marker("grading") or item.get_closest_marker("compat") or module in SLOW_MODULES:
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(trylast=True)   # after pytest grouped the items of each module-scoped fixture
 def pytest_collection_modifyitems(items):
     """Longest units of work first (a stable sort: the items of one unit stay together and in order)."""

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from course import cli
-from course.benchmark import disguise, similarity_batch, similarity_benchmark
+from course.benchmark import (add_dead_code, disguise, respell_numpy, similarity_batch, similarity_benchmark,
+                              split_into_helpers)
 from course.grading import ROOT, make_course_copy, nbgrader_meta, notebook_path, secret_lines, similarity
 from course.grading.trial import student_form
 
@@ -207,6 +208,37 @@ def test_the_reference_and_an_independent_correct_solution_stay_below_the_thresh
         value = score(result, "independent", other)
         assert value < 0.2 < result.settings.threshold, f"independent vs {other}: {value:.2f}"   # measured: 0.03
         assert not (pair(result, "independent", other) or similarity.Pair(None, None, (), 0, False)).flagged
+
+
+DISGUISES = {
+    "numpy spellings": [respell_numpy],
+    "split into helpers": [split_into_helpers],
+    "dead code": [add_dead_code],
+    "all combined": [respell_numpy, split_into_helpers, add_dead_code, disguise],
+}
+
+
+@pytest.mark.parametrize("name", list(DISGUISES))
+def test_a_copy_disguised_by_rewriting_expressions_helpers_or_dead_code_is_flagged(name, tmp_path):
+    """Equivalent NumPy spellings (`np.multiply(a, b)` for `a * b`, `np.transpose(x)`, `np.matmul`, `dict()`),
+    the code split into single-use helpers and a statement without effect after every statement, alone and
+    combined with renaming, reordering and new comments: the copy is still flagged, and the independent solution
+    stays far below the threshold against it."""
+    def disguised(code):
+        for rewrite in DISGUISES[name]:
+            code = rewrite(code)
+        return code
+
+    copied = with_solutions(reference(), {nbgrader_meta(c)["grade_id"]: disguised
+                                          for c in reference().cells if nbgrader_meta(c).get("solution")})
+    code = solution_code(copied)
+    assert {"numpy spellings": "np.multiply(", "split into helpers": "_step_0(", "dead code": "if False:",
+            "all combined": "np.transpose("}[name] in code, "the disguise did not apply"
+    result = similarity.analyse(EXERCISE, course_with(tmp_path, {"reference": reference(), "copier": copied,
+                                                                 "independent": independent()}))
+    found = pair(result, "reference", "copier")
+    assert found is not None and found.flagged and found.score >= 0.6, score(result, "reference", "copier")
+    assert score(result, "independent", "copier") < 0.25 < result.settings.threshold
 
 
 def test_the_independent_solution_computes_what_the_reference_computes():

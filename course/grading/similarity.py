@@ -21,6 +21,16 @@ Decisions (nbgrader #1837; the design's "fingerprints of normalized tokens, rele
   and the names the release notebook imports (`np`, `keras`, `helpers` ...). So renamed variables,
   parameters and functions, changed comments and reformatting change nothing; the API a student chose
   (`np.logaddexp` or `1 / (1 + np.exp(-z))`) still does.
+- **One spelling for equivalent code.** Before tokenizing, each cell's statements are put in a canonical form
+  (`canonical_rows`, on the syntax tree, each statement's tokens kept at its first line so that the listing
+  shows the student's own lines): NumPy's arithmetic functions become operators (`np.multiply(a, b)` is
+  `a * b`, `np.matmul`/`np.dot` are `@`, `np.transpose(x)` and `x.transpose()` are `x.T`), `dict()`/`dict(a=1)`,
+  `list()`, `tuple()` become literals, statements without effect go (an expression without a call, `pass`, an
+  assignment to names nothing reads, `if False:`), and helper functions used once (a module-level function with
+  plain parameters ending in its only `return`, not one the exercise asks for) are put back where they are
+  called. Measured on ex01 (docs/benchmarks.md): copies disguised with NumPy spellings, helpers or dead code
+  score 1.00 (0.07, 0.36 and 0.53 without this), all of them with renaming and reordering 0.90; an independent
+  solution 0.03.
 - **Fingerprints.** k-grams of `k` = 12 normalized tokens (about one or two statements: shorter ones are
   shared by any two correct solutions), hashed with BLAKE2b (the same on every run and machine), winnowed
   with a window of `w` = 6 k-grams (the rightmost minimum of each window). Every common run of at least
@@ -54,6 +64,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import csv
 import hashlib
 import html
@@ -203,15 +214,238 @@ def imported_names(cells):
     return frozenset(names)
 
 
-def notebook_code(cells, keep=frozenset(), drop_lines=frozenset()):
+# ----------------------------------------------------------------------------- one spelling for equivalent code
+
+NUMPY_NAMES = frozenset({"np", "numpy"})
+NUMPY_OPERATORS = {"multiply": ast.Mult, "add": ast.Add, "subtract": ast.Sub, "divide": ast.Div,
+                   "true_divide": ast.Div, "matmul": ast.MatMult, "dot": ast.MatMult, "power": ast.Pow,
+                   "floor_divide": ast.FloorDiv, "mod": ast.Mod, "remainder": ast.Mod}
+EMPTY_LITERALS = {"dict": lambda: ast.Dict(keys=[], values=[]), "list": lambda: ast.List(elts=[], ctx=ast.Load()),
+                  "tuple": lambda: ast.Tuple(elts=[], ctx=ast.Load())}
+COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If, ast.With,
+            ast.AsyncWith, ast.Try, ast.TryStar, ast.Match)
+BODIES = ("body", "orelse", "finalbody")
+
+
+def _parse(text):
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        transformed = python_source(text)
+        if transformed == text or transformed.count("\n") != text.count("\n"):
+            return None
+        try:
+            return ast.parse(transformed)
+        except SyntaxError:
+            return None
+
+
+def _body_without_docstring(function):
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body
+
+
+def _helpers(trees, exercise_functions=frozenset()):
+    """{name: FunctionDef} of the module-level functions that are used once, in a call, with plain positional
+    parameters and one `return` as their last statement (and none elsewhere), other than the functions the
+    exercise asks for (`exercise_functions`): a copy split into helpers compares as the function it came from once
+    they are put back where they are called."""
+    uses, calls, found = {}, {}, {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                uses[node.id] = uses.get(node.id, 0) + 1
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                calls[node.func.id] = calls.get(node.func.id, 0) + 1
+        for node in tree.body:
+            args = node.args if isinstance(node, ast.FunctionDef) else None
+            if args is None or node.name in exercise_functions or node.decorator_list or args.vararg or args.kwarg or args.kwonlyargs or args.defaults \
+                    or args.posonlyargs:
+                continue
+            body = _body_without_docstring(node)
+            returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)]
+            if body and isinstance(body[-1], ast.Return) and body[-1].value is not None and returns == [body[-1]] \
+                    and not any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal)) for n in ast.walk(node)):
+                found[node.name] = node
+    return {name: node for name, node in found.items() if uses.get(name) == 1 and calls.get(name) == 1
+            and not any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))}
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, values):
+        self.values = values
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in self.values:
+            return copy.deepcopy(self.values[node.id])
+        return node
+
+
+class _Canonical(ast.NodeTransformer):
+    """Equivalent spellings made one: NumPy's arithmetic functions as operators (`np.multiply(a, b)` is `a * b`,
+    `np.matmul`/`np.dot` are `@`, `np.transpose(x)` and `x.transpose()` are `x.T`), `dict()`/`list()`/`tuple()`
+    and `dict(a=1)` as literals, and the helpers of `_helpers` put back where they are called."""
+
+    def __init__(self, helpers):
+        self.helpers = helpers
+        self.pending = []   # statements of a helper to put before the statement that called it
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func, args = node.func, node.args
+        plain = not node.keywords and not any(isinstance(a, ast.Starred) for a in args)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in NUMPY_NAMES and plain:
+            if func.attr in NUMPY_OPERATORS and len(args) == 2:
+                return ast.copy_location(ast.BinOp(args[0], NUMPY_OPERATORS[func.attr](), args[1]), node)
+            if func.attr == "negative" and len(args) == 1:
+                return ast.copy_location(ast.UnaryOp(ast.USub(), args[0]), node)
+            if func.attr == "transpose" and len(args) == 1:
+                return ast.copy_location(ast.Attribute(args[0], "T", ast.Load()), node)
+        if isinstance(func, ast.Attribute) and func.attr == "transpose" and not args and not node.keywords:
+            return ast.copy_location(ast.Attribute(func.value, "T", ast.Load()), node)
+        if isinstance(func, ast.Name) and func.id in EMPTY_LITERALS and not args:
+            if not node.keywords:
+                return ast.copy_location(EMPTY_LITERALS[func.id](), node)
+            if func.id == "dict" and all(k.arg for k in node.keywords):
+                return ast.copy_location(ast.Dict(keys=[ast.Constant(k.arg) for k in node.keywords],
+                                                  values=[k.value for k in node.keywords]), node)
+        if isinstance(func, ast.Name) and func.id in self.helpers and plain:
+            helper = self.helpers[func.id]
+            params = [a.arg for a in helper.args.args]
+            if len(params) == len(args):
+                body = [copy.deepcopy(s) for s in _body_without_docstring(helper)]
+                values = dict(zip(params, args))
+                for statement in body[:-1]:
+                    placed = ast.copy_location(_Substitute(values).visit(statement), node)
+                    for inner in ast.walk(placed):
+                        if hasattr(inner, "lineno"):
+                            ast.copy_location(inner, node)
+                    self.pending.append(self.visit(placed))
+                return self.visit(ast.copy_location(_Substitute(values).visit(body[-1].value), node))
+        return node
+
+
+def _prune(statements, loaded, helpers):
+    """Statements without effect dropped (an expression without a call, `pass`, an assignment to names nothing
+    reads, `if False:`), the helpers' definitions dropped, recursively; never an empty body."""
+    kept = []
+    for statement in statements:
+        if isinstance(statement, ast.FunctionDef) and statement.name in helpers:
+            continue
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and not any(isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom))
+                                                       for n in ast.walk(statement.value)):
+            continue
+        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            if all(isinstance(t, ast.Name) and t.id not in loaded for t in targets):
+                continue
+        if isinstance(statement, ast.If) and isinstance(statement.test, ast.Constant) and not statement.test.value:
+            kept += _prune(statement.orelse, loaded, helpers)
+            continue
+        for name in BODIES:
+            if isinstance(getattr(statement, name, None), list) and getattr(statement, name):
+                setattr(statement, name, _prune(getattr(statement, name), loaded, helpers) or [ast.Pass()])
+        for handler in getattr(statement, "handlers", []):
+            handler.body = _prune(handler.body, loaded, helpers) or [ast.Pass()]
+        kept.append(statement)
+    return kept
+
+
+def _canonical_statements(statements, canonical):
+    """Each statement canonicalized, a helper's statements placed before the statement that called it."""
+    out = []
+    for statement in statements:
+        if isinstance(statement, COMPOUND):
+            for name in BODIES:
+                if isinstance(getattr(statement, name, None), list):
+                    setattr(statement, name, _canonical_statements(getattr(statement, name), canonical))
+            for handler in getattr(statement, "handlers", []):
+                handler.body = _canonical_statements(handler.body, canonical)
+            header = [getattr(statement, field) for field in ("test", "iter", "items", "subject", "decorator_list",
+                                                              "args", "bases") if hasattr(statement, field)]
+            for part in header:
+                for node in (part if isinstance(part, list) else [part]):
+                    if isinstance(node, ast.AST):
+                        canonical.visit(node)
+            out += canonical.pending
+            canonical.pending = []
+            out.append(statement)
+        else:
+            statement = canonical.visit(statement)
+            out += canonical.pending + [statement]
+            canonical.pending = []
+    return out
+
+
+def _header(statement):
+    """The source of a compound statement's first line (`def f(a, b):`, `for x in y:`) from the tree."""
+    shallow = copy.copy(statement)
+    for name in BODIES + ("handlers", "cases"):
+        if hasattr(shallow, name):
+            setattr(shallow, name, [] if name != "body" else [ast.Pass()])
+    if isinstance(shallow, ast.Match):
+        shallow.cases = [ast.match_case(pattern=ast.MatchAs(), body=[ast.Pass()])]
+    text = ast.unparse(ast.fix_missing_locations(shallow))
+    return [line for line in text.splitlines() if not line.startswith("@")][0]
+
+
+def _statement_rows(statements, keep, rows):
+    for statement in statements:
+        row = getattr(statement, "lineno", None)
+        if row is None:
+            continue
+        if isinstance(statement, COMPOUND):
+            text = _header(statement)
+            rows.setdefault(row, []).extend(value for _, value in normalize_tokens(text + "\n    pass\n", keep)[:-1])
+            for name in BODIES:
+                _statement_rows(getattr(statement, name, None) or [], keep, rows)
+            for handler in getattr(statement, "handlers", []):
+                rows.setdefault(handler.lineno, []).extend(["except"])
+                _statement_rows(handler.body, keep, rows)
+            for case in getattr(statement, "cases", []):
+                _statement_rows(case.body, keep, rows)
+        else:
+            rows.setdefault(row, []).extend(value for _, value in normalize_tokens(ast.unparse(statement) + "\n", keep))
+
+
+def canonical_rows(texts, keep=frozenset(), exercise_functions=frozenset()):
+    """{row: [normalized tokens]} of each text (the code cells of one notebook, together: a helper in one cell is
+    put back where another calls it): the tokens of each statement's canonical form (`_Canonical`, `_prune`)
+    at the statement's first line, so that the listing keeps the student's own lines. A text that does not
+    parse gets the tokens of its own lines (`normalize_tokens`)."""
+    trees = [_parse(text) for text in texts]
+    parsed = [tree for tree in trees if tree is not None]
+    helpers = _helpers(parsed, exercise_functions)
+    loaded = {node.id for tree in parsed for node in ast.walk(tree) if isinstance(node, ast.Name)
+              and isinstance(node.ctx, ast.Load)} | {name for tree in parsed for node in ast.walk(tree)
+                                                      if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
+    found = []
+    for text, tree in zip(texts, trees):
+        rows = {}
+        if tree is None:
+            for row, value in normalize_tokens(text, keep):
+                rows.setdefault(row, []).append(value)
+        else:
+            canonical = _Canonical(helpers)
+            statements = _canonical_statements(_prune(tree.body, loaded, helpers), canonical)
+            _statement_rows(statements, keep, rows)
+        found.append(rows)
+    return found
+
+
+def notebook_code(cells, keep=frozenset(), drop_lines=frozenset(), exercise_functions=frozenset()):
     """The Code of these code cells: lines whose normalized tokens are in `drop_lines` left out."""
     code = Code()
-    for index, cell in cells:
-        kept = _plain_lines(cell.source)
+    kept_lines = [_plain_lines(cell.source) for _, cell in cells]
+    all_rows = canonical_rows(["\n".join(line for _, line in kept) + "\n" for kept in kept_lines], keep,
+                              exercise_functions)
+    for (index, cell), kept, rows in zip(cells, kept_lines, all_rows):
         texts = {number: line for number, line in kept}
-        rows = {}
-        for row, value in normalize_tokens("\n".join(line for _, line in kept) + "\n", keep):
-            rows.setdefault(row, []).append(value)
         for row in sorted(rows):
             if tuple(rows[row]) in drop_lines:
                 continue
@@ -273,6 +507,7 @@ class Release:
     lines: frozenset      # normalized token tuples of its lines
     prints: frozenset     # its fingerprints (every k-gram)
     texts: frozenset      # normalized text of its code cells (test and locked cells among them)
+    functions: frozenset = frozenset()   # the functions its code defines: the exercise's, never inlined
 
 
 def read_release(nb, k):
@@ -281,13 +516,13 @@ def read_release(nb, k):
     keep = imported_names(cells)
     lines, prints = set(), set()
     for cell in cells:
-        rows = {}
-        for row, value in normalize_tokens("\n".join(line for _, line in _plain_lines(cell.source)) + "\n", keep):
-            rows.setdefault(row, []).append(value)
+        (rows,) = canonical_rows(["\n".join(line for _, line in _plain_lines(cell.source)) + "\n"], keep)
         lines |= {tuple(values) for values in rows.values()}
         prints |= set(kgram_hashes([v for row in sorted(rows) for v in rows[row]], k))
     texts = frozenset(normalized(_without_hidden(c.source)) for c in cells)
-    return Release(keep, frozenset(lines), frozenset(prints), texts)
+    functions = frozenset(node.name for c in cells for tree in [_parse(c.source)] if tree is not None
+                          for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return Release(keep, frozenset(lines), frozenset(prints), texts, functions)
 
 
 def _without_hidden(source):
@@ -300,7 +535,7 @@ def fingerprint(student, nb, release, k, window):
     whatever its metadata says; of the other cells, the lines of the release are left out."""
     cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"
              and normalized(_without_hidden(c.source)) not in release.texts]
-    code = notebook_code(cells, release.keep, release.lines)
+    code = notebook_code(cells, release.keep, release.lines, release.functions)
     prints = winnow(kgram_hashes(code.tokens, k), window)
     return Submission(student, code, {h: p for h, p in prints.items() if h not in release.prints}).index(k)
 
