@@ -388,6 +388,39 @@ def setup(course):
     return 0
 
 
+# ----------------------------------------------------------------------------- the data mirror
+
+@cli.group(context_settings=HELP)
+def data():
+    """The offline dataset mirror ($COURSE_DATA_DIR): download makes one.
+
+    The tests, and notebooks on a machine without internet, read the data sets from a mirror named by
+    $COURSE_DATA_DIR, every file checked against its md5 (docs/testing.md).
+    """
+
+
+@verb(data, exercise=False)
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--only", multiple=True, metavar="NAME", help="make only this data set (repeatable): mnist, cifar10, "
+                                                          "tinyshakespeare, surnames")
+def download(course, folder, only):
+    """Make the dataset mirror in FOLDER from the public sources.
+
+    Download MNIST's official test set, the CIFAR-10 release, tiny Shakespeare and the surnames file, check each
+    against its md5, and make the course's samples from them (course/mirror.py says how); MNIST, Shakespeare and
+    the surnames are then byte for byte the course's own mirror, CIFAR-10's sample comes from the official release
+    and its md5 is recorded in FOLDER/MANIFEST.json. Then: COURSE_DATA_DIR=FOLDER python -m pytest. Exit status 0
+    when every data set was made and checked, 1 otherwise (each failure says which source and which md5).
+    """
+    from course.mirror import make_mirror
+
+    made, failed = make_mirror(folder, names=list(only) or None)
+    for name, why in failed.items():
+        print(f"  {name}: {why}", file=sys.stderr)
+    print(f"{len(made)} data set(s) in {Path(folder).resolve()}" + (f"; {len(failed)} not made" if failed else ""))
+    return 1 if failed else 0
+
+
 # ----------------------------------------------------------------------------- the class hub
 
 @cli.group(context_settings=HELP)

@@ -10,7 +10,7 @@ import pytest
 from course import cli
 
 VERBS = {"collect", "grade", "report", "mutants", "similarity", "flags", "export", "return", "schedule", "links",
-         "docs", "setup", "hub"}
+         "docs", "setup", "hub", "data"}
 
 
 def commands(group=cli.cli, prefix=()):
