@@ -399,3 +399,12 @@ def test_magics_shell_lines_and_hidden_blocks_are_left_out_and_line_numbers_stay
     code = similarity.notebook_code([(3, cell)])
     assert code.lines == [(3, 3, "x = 1"), (3, 7, "y = x + 1"), (3, 8, "z = !ls")]
     assert code.tokens == ["V", "=", "N", "V", "=", "V", "+", "N", "V", "=", "!", "V"]
+
+
+def test_code_no_canonical_form_fits_is_compared_by_its_own_tokens_and_stops_nothing():
+    """A cell nested deeper than the syntax tree can be rewritten, and one that does not parse: the analysis goes
+    on with their own tokens."""
+    deep = "x = " + "(" * 300 + "1" + ")" * 300 + "\n"
+    broken = "def f(:\n    return 1\n"
+    rows = similarity.canonical_rows([deep, broken, "y = np.multiply(a, b)\nprint(y)\n"], frozenset({"np"}))
+    assert rows[0] and rows[1] and rows[2][1] == ["V", "=", "V", "*", "V"]

@@ -427,13 +427,16 @@ def canonical_rows(texts, keep=frozenset(), exercise_functions=frozenset()):
     found = []
     for text, tree in zip(texts, trees):
         rows = {}
+        if tree is not None:
+            try:
+                canonical = _Canonical(helpers)
+                statements = _canonical_statements(_prune(tree.body, loaded, helpers), canonical)
+                _statement_rows(statements, keep, rows)
+            except (RecursionError, ValueError, TypeError, AttributeError, IndexError):   # code no form fits:
+                rows, tree = {}, None                                                     # its own tokens
         if tree is None:
             for row, value in normalize_tokens(text, keep):
                 rows.setdefault(row, []).append(value)
-        else:
-            canonical = _Canonical(helpers)
-            statements = _canonical_statements(_prune(tree.body, loaded, helpers), canonical)
-            _statement_rows(statements, keep, rows)
         found.append(rows)
     return found
 
