@@ -16,8 +16,8 @@
   it answers.
 
 `roster` changes the students of the running class: new accounts, hub users and gradebook rows; a student no
-longer on the roster is deleted from the hub (their server stops) and their Linux account locked, their home,
-submissions and grades kept. It acts through the hub's REST API with a token of its own (a hub service whose
+longer on the roster is deleted from the hub (their server stops; the hub lets in only who is on the roster) and
+the Linux account the class made for them locked, their home, submissions and grades kept. It acts through the hub's REST API with a token of its own (a hub service whose
 role may manage users and the students' group), kept with `hub.json` in the hub's folder, readable by root only.
 
 `down` stops the hub (which stops every server and the course service), then removes the accounts, folders
@@ -373,7 +373,8 @@ def lock_account(name):
 
 
 def unlock_account(name):
-    subprocess.run(["usermod", "--unlock", "--expiredate", "", name], check=True, capture_output=True)
+    """Undo `lock_account` (an account without a locked password is left as it is)."""
+    subprocess.run(["usermod", "--unlock", "--expiredate", "", name], capture_output=True)
 
 
 def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
@@ -399,7 +400,8 @@ def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
                           kept=[s for s in students if s in settings["students"]])
     for name in change.added:
         if account_exists(name):
-            unlock_account(name)   # a student removed before, or an account of the machine's
+            if name in state.accounts:
+                unlock_account(name)   # a student of this class removed before
             log(f"{name}: the account exists, used as it is (log in with its password)")
         else:
             change.passwords[name] = new_password()
@@ -410,7 +412,7 @@ def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
         hub_api(state.url, token, "POST", f"groups/{group}/users", {"users": [name]})
     for name in change.removed:
         hub_api(state.url, token, "DELETE", f"users/{name}")   # stops the server, forgets the hub user
-        if account_exists(name):
+        if name in state.accounts:   # an account the class made; one the machine had before keeps its other uses
             lock_account(name)
     config = load_config(settings["course_root"])
     with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
