@@ -491,7 +491,7 @@ def roster(course, roster, state_dir):
     Make the running class's students those of ROSTER (CSV: id, the account name; optional first_name,
     last_name, email): a new student gets an account (a generated password, printed once), a hub user in the
     students' group and a row in the gradebook; a student no longer on it can no longer log in (hub user
-    deleted, which stops their server; Linux account locked and expired) and keeps their home, submissions and
+    deleted, which stops their server; the account the class made locked and expired) and keeps their home, submissions and
     grades (adding them again unlocks the account). Exit status 0, or 1 with the reason.
     """
     change = _hub_step("roster", lambda h: h.roster(roster, state_dir=state_dir))
