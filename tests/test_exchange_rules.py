@@ -160,6 +160,14 @@ def test_a_student_collected_before_who_then_hands_in_under_another_name_is_flag
     assert "under dlx-ana's name" in flags_of(coursedir, BEN)[0]["reason"]
 
 
+def test_a_note_that_is_not_the_collectors_is_a_flag_not_a_failed_grading(course):
+    coursedir, _ = course
+    folder = submitted(coursedir, CAT)
+    folder.mkdir(parents=True)
+    (folder / COLLECT_NOTES).write_text("{not json")
+    assert "not the collector's note" in flags_of(coursedir, CAT)[0]["reason"]
+
+
 def test_a_students_own_file_named_like_the_collectors_note_is_never_collected(course):
     coursedir, exchange = course
     forged = lambda folder: (folder / COLLECT_NOTES).write_text(json.dumps({"flags": []}))   # noqa: E731

@@ -168,6 +168,10 @@ class RecordSubmission(NbGraderPreprocessor):
             record(nb)["submission_sha256"] = submission_digest(folder)
             notes = Path(folder, COLLECT_NOTES)
             if notes.is_file() and not notes.is_symlink():
-                for flag in json.loads(notes.read_text()).get("flags", []):
-                    note(nb, "flags", kind="exchange", reason=str(flag))
+                try:
+                    flags = [str(flag) for flag in json.loads(notes.read_text()).get("flags", [])]
+                except (ValueError, AttributeError, UnicodeDecodeError):   # not the collector's: worth a look
+                    flags = [f"{COLLECT_NOTES} in the submitted folder is not the collector's note"]
+                for flag in flags:
+                    note(nb, "flags", kind="exchange", reason=flag)
         return nb, resources
