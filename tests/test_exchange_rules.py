@@ -252,6 +252,19 @@ def test_an_oversized_or_crowded_submission_rejects_that_student_alone_and_keeps
     assert leftovers == [], "a half-made copy stayed beside the submission"
 
 
+def test_collecting_again_leaves_an_unchanged_submission_where_it_is_and_takes_a_changed_one(course):
+    coursedir, exchange = course
+    folder = hand_in(exchange, ANA, minutes_ago=10)
+    collect(coursedir, exchange)
+    before = submitted(coursedir, ANA).stat().st_ino
+    assert collect(coursedir, exchange, update=True)[ANA]["status"] == "unchanged"
+    assert submitted(coursedir, ANA).stat().st_ino == before, "an unchanged submission was copied again"
+    (folder / "notes.txt").write_text("added later")   # changing a folder after handing it in makes it newer
+    os.chown(folder / "notes.txt", pwd.getpwnam(ANA).pw_uid, -1)
+    assert collect(coursedir, exchange, update=True)[ANA]["status"] == "collected"
+    assert (submitted(coursedir, ANA) / "notes.txt").is_file()
+
+
 # ----------------------------------------------------------------------------- names and times
 
 def test_a_time_claimed_earlier_than_the_files_changed_is_not_believed(course):

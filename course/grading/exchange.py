@@ -370,6 +370,20 @@ def _copy_file(name, dirfd, target, relative, copied, max_bytes, max_files, max_
                 out.write(chunk)
 
 
+def last_change(path, max_entries):
+    """The latest change time (ctime) of a folder and of everything in it, links not followed and no data read;
+    after `max_entries` entries the walk stops (such a folder is refused when it is copied)."""
+    latest, seen = os.lstat(path).st_ctime, 0
+    for _, dirnames, filenames, dirfd in os.fwalk(path, follow_symlinks=False):
+        latest = max(latest, os.fstat(dirfd).st_ctime)
+        for name in dirnames + filenames:
+            latest = max(latest, os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_ctime)
+            seen += 1
+            if seen > max_entries:
+                return latest
+    return latest
+
+
 def replace_folder(new, target):
     """Put the complete folder `new` at `target`: what was there stays until `new` is in place."""
     target = Path(target)
@@ -547,6 +561,17 @@ class CourseCollect(TrustNoFile, ExchangeCollect):
         made_parent = not target.parent.exists()
         target.parent.mkdir(parents=True, exist_ok=True)
         for folder in folders:
+            try:   # whether it is newer, from the folder's metadata alone: an unchanged class is not copied again
+                when, changed = self._trusted_time(folder, last_change(folder.path, self.max_files))
+            except OSError as error:
+                refused.append(f"{folder.name} rejected: could not be read ({error.strerror})")
+                continue
+            newer = existing is None or (self.update and when > existing) or (self.before_duedate and when != existing)
+            if exists and not newer:
+                _add_notes(target, notes)
+                self.log.info("No newer submission to collect: %s %s", student, self.coursedir.assignment_id)
+                return self._row(student, "unchanged", "; ".join(["the newest folder was collected before",
+                                                                   *refused, *notes]), folder, when)
             staging = Path(target.parent, f".{target.name}.collecting-{secrets.token_hex(4)}")
             try:
                 copied = copy_submission(folder.path, staging, max_bytes=1000 * self.coursedir.max_dir_size,
@@ -559,14 +584,7 @@ class CourseCollect(TrustNoFile, ExchangeCollect):
                 self.log.warning("Rejected %s: %s", folder.name, why)
                 refused.append(f"{folder.name} rejected: {why}")
                 continue
-            when, changed = self._trusted_time(folder, copied)
-            newer = existing is None or (self.update and when > existing) or (self.before_duedate and when != existing)
-            if exists and not newer:
-                shutil.rmtree(staging, ignore_errors=True)
-                _add_notes(target, notes)
-                self.log.info("No newer submission to collect: %s %s", student, self.coursedir.assignment_id)
-                return self._row(student, "unchanged", "; ".join(["the newest folder was collected before",
-                                                                   *refused, *notes]), folder, when)
+            when, changed = self._trusted_time(folder, copied.last_change)   # a change while copying counts too
             self._finish(staging, when, [*_notes_of(target), *notes])   # a newer folder keeps earlier notes
             replace_folder(staging, target)
             self.log.info("%s submission: %s %s", "Updating" if exists else "Collecting", student,
@@ -584,9 +602,10 @@ class CourseCollect(TrustNoFile, ExchangeCollect):
         kept = "; the submission collected before stays" if target.is_dir() else ""
         return self._row(student, "rejected", "; ".join([*refused, *notes]) + kept, folders[0])
 
-    def _trusted_time(self, folder, copied):
-        """The submission's time: the one its name claims, unless its files changed later than that."""
-        changed = dt.datetime.fromtimestamp(copied.last_change, dt.timezone.utc).replace(tzinfo=None)
+    def _trusted_time(self, folder, last_changed):
+        """The submission's time: the one its name claims, unless its files changed later than that (`last_changed`,
+        the latest ctime in the folder, which no user can set back)."""
+        changed = dt.datetime.fromtimestamp(last_changed, dt.timezone.utc).replace(tzinfo=None)
         if changed - dt.timedelta(seconds=self.change_tolerance_s) > folder.claimed:
             when = changed - dt.timedelta(seconds=self.change_tolerance_s)
             return when, [f"its files changed at {changed:%Y-%m-%d %H:%M:%S} UTC, later than the time its name "
