@@ -319,12 +319,16 @@ def test_an_exchange_a_student_could_subvert_is_refused_saying_what_to_change(co
 def test_the_course_exchange_on_one_machine_is_created_or_tightened_writable_by_its_owner_only(tmp_path):
     from course.coursedir import ensure_exchange
 
-    fresh, old = tmp_path / "fresh", tmp_path / "old"
+    fresh, old, private = tmp_path / "fresh", tmp_path / "old", tmp_path / "private"
     assert ensure_exchange(fresh) and stat.S_IMODE(fresh.stat().st_mode) == 0o755
     old.mkdir()
     os.chmod(old, 0o777)
     ensure_exchange(old)
     assert stat.S_IMODE(old.stat().st_mode) == 0o755
+    private.mkdir()
+    os.chmod(private, 0o711)   # an administrator's root that nobody may list stays so
+    make_layout(private, COURSE)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o711 and layout_problems(private, COURSE, instructor=True) == []
 
 
 # ----------------------------------------------------------------------------- submit

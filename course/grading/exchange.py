@@ -155,11 +155,15 @@ def layout_problems(root, course_id, instructor=False):
 
 def make_layout(root, course_id, owner=None, group=None):
     """Create (or tighten) the exchange at `root` with the course's folders as the table above says: the root
-    owned by this account (root on a hub), the course's folders by `owner` (a user name; default: this account)
-    with `group` (default: the owner's) on the submissions' folder. Returns the course's folder."""
+    owned by this account (root on a hub; an existing root only loses the write bits of others), the course's
+    folders by `owner` (a user name; default: this account) with `group` (default: the owner's) on the
+    submissions' folder. Returns the course's folder."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, ROOT_MODE)
+    if not root.exists():
+        root.mkdir(parents=True)
+        os.chmod(root, ROOT_MODE)
+    elif stat.S_IMODE(root.stat().st_mode) & 0o022:   # an existing root is only tightened (0711 stays 0711)
+        os.chmod(root, stat.S_IMODE(root.stat().st_mode) & ~0o022)
     uid = pwd.getpwnam(owner).pw_uid if owner else os.geteuid()
     gid = grp.getgrnam(group).gr_gid if group else (pwd.getpwnam(owner).pw_gid if owner else os.getegid())
     course = root / course_id
