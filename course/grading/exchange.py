@@ -256,8 +256,7 @@ class SubmissionRefused(Exception):
 @dataclass
 class Copied:
     """What `copy_submission` copied and left out."""
-    files: int = 0
-    size: int = 0                                   # bytes copied
+    files: int = 0                                  # files and folders copied
     seen: int = 0                                   # bytes of every file found (left out or not)
     left_out: list = field(default_factory=list)   # [(relative path, why)]
     last_change: float = 0.0                        # the latest change time (ctime) of anything copied
@@ -301,12 +300,9 @@ def copy_submission(src, dest, max_bytes, max_files, max_file_bytes=None, ignore
                 relative = os.path.normpath(os.path.join(dirpath, name))
                 if any(fnmatch.fnmatch(name, glob) for glob in ignore):
                     continue
-                info = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-                if not stat.S_ISDIR(info.st_mode):
-                    copied.left_out.append((relative, _kind(info.st_mode)))
-                    continue
-                if owner is not None and info.st_uid != owner:
-                    copied.left_out.append((relative, f"a folder of {_name_of_uid(info.st_uid)}'s, not the student's"))
+                why = _not_taken(os.stat(name, dir_fd=dirfd, follow_symlinks=False), owner, stat.S_ISDIR)
+                if why:
+                    copied.left_out.append((relative, why))
                     continue
                 _count(copied, max_files)
                 os.mkdir(os.path.join(dest, relative))
@@ -329,6 +325,15 @@ def copy_submission(src, dest, max_bytes, max_files, max_file_bytes=None, ignore
     return copied
 
 
+def _not_taken(info, owner, wanted):
+    """Why an entry is left out of a copy (not of the `wanted` kind, or another account's), or ""."""
+    if not wanted(info.st_mode):
+        return _kind(info.st_mode)
+    if owner is not None and info.st_uid != owner:
+        return f"{_name_of_uid(info.st_uid)}'s, not the student's"
+    return ""
+
+
 def _count(copied, max_files):
     copied.files += 1
     if copied.files > max_files:
@@ -348,11 +353,9 @@ def _copy_file(name, dirfd, target, relative, copied, max_bytes, max_files, max_
         return
     with open(fd, "rb", closefd=True) as source:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            copied.left_out.append((relative, _kind(info.st_mode)))
-            return
-        if owner is not None and info.st_uid != owner:
-            copied.left_out.append((relative, f"a file of {_name_of_uid(info.st_uid)}'s, not the student's"))
+        why = _not_taken(info, owner, stat.S_ISREG)
+        if why:
+            copied.left_out.append((relative, why))
             return
         copied.seen += info.st_size   # every file counts towards the submission's size, also one left out below
         if copied.seen > max_bytes:
@@ -370,7 +373,6 @@ def _copy_file(name, dirfd, target, relative, copied, max_bytes, max_files, max_
                 remaining -= len(chunk)
                 if remaining < 0:
                     raise SubmissionRefused(f"{relative} grew while it was being collected")
-                copied.size += len(chunk)
                 out.write(chunk)
 
 
