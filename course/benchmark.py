@@ -133,7 +133,7 @@ def grading_batch(exercise, size):
     return {f"{name}_{i:02d}": nb for i in range(size) for name, nb in [standard[i % len(standard)]]}
 
 
-def _course_with(exercise, submissions, sandbox=True):
+def _course_with(exercise, submissions, sandbox=True, checker=True):
     from course.grading import make_course_copy, nbgrader
 
     import nbformat
@@ -145,6 +145,8 @@ def _course_with(exercise, submissions, sandbox=True):
     course = make_course_copy([exercise])
     if not sandbox:   # benchmark only: grading without the sandbox
         write_overrides(course, Config({"Sandbox": {"enabled": False}}))
+    if not checker:   # the baseline: tests in the student's kernel, as plain nbgrader runs them
+        write_overrides(course, Config({"GradingExecute": {"in_kernel_exercises": [exercise]}}))
     nbgrader(course, "generate_assignment", exercise, "--force")
     for student, nb in submissions.items():
         folder = course / "submitted" / student / exercise
@@ -153,26 +155,28 @@ def _course_with(exercise, submissions, sandbox=True):
     return course
 
 
-def _executions(course, exercise):
-    """{student: seconds the notebook's execution took} from the grading records."""
+def _executions(course, exercise, key="wall_s"):
+    """{student: seconds} from the grading records: the notebook's execution ("wall_s") or the checker's own
+    part of it ("checker_s": its start, the tests' code and the data across, not the student's calls)."""
     import nbformat
 
     from course.grading import records
 
-    return {p.parent.parent.name: records.record(nbformat.read(p, as_version=4))["timing"]["wall_s"]
+    return {p.parent.parent.name: records.record(nbformat.read(p, as_version=4))["timing"].get(key, 0.0)
             for p in (course / "autograde").glob(f"*/{exercise}/{exercise}.ipynb")}
 
 
 def grading_benchmark(batch=GRADING_BATCH, workers=None):
-    """Rows: serial `nbgrader autograde` vs `dl-course grade` on the same batch, measured in one run, and
-    the mean execution of a notebook with and without the sandbox."""
+    """Rows: serial `nbgrader autograde` with the tests in the student's kernel (no checker, the baseline) vs
+    `dl-course grade` with the checker on the same batch, measured in one run; the checker's own seconds per
+    notebook; and the mean execution of a notebook with and without the sandbox."""
     from course.grading import engine, nbgrader
 
     workers = workers or os.cpu_count() or 1
     rows = []
     for exercise, size in batch.items():
         submissions = grading_batch(exercise, size)
-        serial_course = _course_with(exercise, submissions)
+        serial_course = _course_with(exercise, submissions, checker=False)
         start = time.perf_counter()
         nbgrader(serial_course, "autograde", exercise)
         serial = time.perf_counter() - start
@@ -182,6 +186,7 @@ def grading_benchmark(batch=GRADING_BATCH, workers=None):
         summary = engine.grade(exercise, course_root=parallel_course, workers=workers, progress=False)
         parallel = time.perf_counter() - start
         parallel_exec = _executions(parallel_course, exercise)
+        checker = _executions(parallel_course, exercise, "checker_s")
         worker_overhead = [summary.results[s].wall_s - parallel_exec[s] for s in parallel_exec]
         few = dict(list(submissions.items())[:max(2, size // 4)])   # the sandbox's cost, one at a time
         bare_course, boxed_course = _course_with(exercise, few, sandbox=False), _course_with(exercise, few)
@@ -191,6 +196,8 @@ def grading_benchmark(batch=GRADING_BATCH, workers=None):
         sandboxed = list(_executions(boxed_course, exercise).values())
         rows.append({"exercise": exercise, "submissions": size, "workers": workers, "serial_s": serial,
                      "parallel_s": parallel, "ratio": serial / parallel,
+                     "notebook_s": sum(parallel_exec.values()) / len(parallel_exec),
+                     "checker_s": sum(checker.values()) / len(checker),
                      "serial_overhead_s": (serial - sum(serial_exec.values())) / size,
                      "parallel_overhead_s": sum(worker_overhead) / len(worker_overhead),
                      "sandboxed_s": sum(sandboxed) / len(sandboxed),
@@ -206,13 +213,15 @@ def grading_benchmark(batch=GRADING_BATCH, workers=None):
 
 def grading_table(rows):
     lines = ["| exercise | submissions | serial `nbgrader autograde` s | `dl-course grade` s | ratio | overhead per "
-             "submission s (serial / workers) | fixed s: jobs made / workers ready | notebook s sandboxed / unsandboxed |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "submission s (serial / workers) | fixed s: jobs made / workers ready | notebook s sandboxed / unsandboxed "
+             "| checker s of a notebook's s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['exercise']} | {r['submissions']} | {r['serial_s']:.1f} | {r['parallel_s']:.1f} "
                      f"({r['workers']} workers) | {r['ratio']:.2f}× | {r['serial_overhead_s']:.2f} / "
                      f"{r['parallel_overhead_s']:.2f} | {r['jobs_s']:.1f} / {r['workers_ready_s']:.1f} | "
-                     f"{r['sandboxed_s']:.2f} / {r['unsandboxed_s']:.2f} |")
+                     f"{r['sandboxed_s']:.2f} / {r['unsandboxed_s']:.2f} | {r['checker_s']:.2f} of "
+                     f"{r['notebook_s']:.2f} |")
     return "\n".join(lines)
 
 

@@ -27,6 +27,65 @@ EXERCISE = "ex01_numpy_dnn"
 FULL = 15
 
 
+# Attacks on the checker's boundary (see the entries under "the checker's boundary").
+STANDIN_GUARD = """\
+import json as _json, types as _types
+_builtins = print.__self__
+_real_import = _builtins.__import__
+_fake = _types.ModuleType('stand_in')
+_fake.answer = None
+def _report(nonce, *args):
+    _fake.answer = _json.dumps({'nonce': nonce, 'restored': [], 'changed': [], 'success': True, 'ran': True,
+                                'awards': [1.0], 'cell_sha256': ''})
+_fake.install = lambda config: None
+_fake.before = _fake.after = _report
+def _call(name, args, errstate='{}'):
+    _fake.answer = _json.dumps({'result': True, 'args': None})
+def _export(names):
+    _fake.answer = _json.dumps({'values': {}})
+_fake.call, _fake.export = _call, _export
+def _import(name, *args, **kwargs):
+    if name.startswith('course.grading'):
+        return _fake
+    return _real_import(name, *args, **kwargs)
+_builtins.__import__ = _import
+np.allclose = lambda *a, **k: True
+helpers.relative_error = lambda *a, **k: 0.0
+"""
+DISGUISED_CALLBACKS = """\
+_saved = {'allclose': np.allclose, 'relative_error': helpers.relative_error}
+def _patch(*args):
+    np.allclose = lambda *a, **k: True
+    helpers.relative_error = lambda *a, **k: 0.0
+def _unpatch(*args):
+    np.allclose, helpers.relative_error = _saved['allclose'], _saved['relative_error']
+_patch.__module__ = _unpatch.__module__ = 'matplotlib_inline.backend_inline'
+get_ipython().events.register('pre_run_cell', _patch)
+get_ipython().events.register('post_run_cell', _unpatch)
+"""
+COMPUTED_HOOKS = """\
+_T = type
+_Liar = _T('Gradient', (), {})
+setattr(_Liar, '__e' + 'q__', lambda self, other: True)
+setattr(_Liar, '__arr' + 'ay__', lambda self, *a, **k: np.zeros((1, 1)))
+_honest_backward = backward
+def backward(X, Y, params, cache):
+    return {name: _Liar() for name in _honest_backward(X, Y, params, cache)}
+"""
+PICKLE_BOMB = """\
+import os as _os
+class _Bomb:
+    def __reduce__(self):
+        return (_os.system, ('touch /tmp/checker-unpickled',))
+_honest_backward = backward
+def backward(X, Y, params, cache):
+    grads = _honest_backward(X, Y, params, cache)
+    bomb = np.empty(1, dtype=object)
+    bomb[0] = _Bomb()
+    return {name: bomb for name in grads}
+"""
+
+
 @dataclass
 class Hostile:
     name: str
@@ -335,6 +394,29 @@ HOSTILE = [
               '"user_expressions": {}, "payload": []}, k.get_parent("shell"), ident=k._parent_ident["shell"])\n'
               '    except Exception:\n        pass\n    m = X.shape[1]')],
             like="wrong:ReLU derivative taken as the activation itself", flagged=True),
+
+    # ---------------------------------------------------------------- the checker's boundary
+    # Exercise 1 is graded by the trusted checker (course.grading.checker): these attack what the in-kernel guard
+    # relied on, and the checker's own inputs.
+    Hostile("standin_guard_and_bridge", "__import__ replaced through print.__self__: a stand-in guard that reports "
+            "every test passed, and a stand-in bridge", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "setup", STANDIN_GUARD)], like="wrong:ReLU derivative taken as the activation itself",
+            flagged=True),
+    Hostile("disguised_event_callbacks", "pre/post-run callbacks under a library's module name that patch numpy "
+            "around every cell", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "setup", DISGUISED_CALLBACKS)], like="wrong:ReLU derivative taken as the activation itself",
+            flagged=True),
+    Hostile("value_hooks_under_computed_names", "results of a class whose __eq__/__array__ are set with computed "
+            "names on an aliased type", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "backward", COMPUTED_HOOKS)], like="wrong:ReLU derivative taken as the activation itself",
+            flagged=True),
+    Hostile("pickled_object_result", "a result the checker would have to unpickle: an object array holding a "
+            "class whose unpickling writes a file", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "backward", PICKLE_BOMB)], like="wrong:ReLU derivative taken as the activation itself"),
+    Hostile("huge_result", "a graded function that returns 320 MB (over the size a result may have)", "solved",
+            [("replace", ("compute_cost", "eps = 1e-12"), "eps = 1e-12\n    if Y.shape[1] == 2:\n"
+                                                         "        return np.zeros((40_000_000,))")],
+            score=FULL - 2),
     Hostile("always_equal_object", "an object equal to everything (nbgrader #1379)", "stub",
             [("solution", "compute_cost", "class AlwaysEqual(float):\n    def __eq__(self, other): return True\n"
                                           "    def __ne__(self, other): return False\n"

@@ -2,8 +2,10 @@
 
 A small assignment of its own (three functions; one test cell worth 3 points that gives a point per function
 through partial credit, one plain test cell worth 1), graded by the real `nbgrader autograde` with the course's
-configuration. Honest partial work earns its share; student code that claims credit itself gains nothing and
-is flagged; a partial-credit test that never reaches its award scores zero.
+configuration, once by the trusted checker (the default for any exercise) and once with its tests in the student's
+kernel under the guard (`GradingExecute.in_kernel_exercises`). Honest partial work earns its share; student code
+that claims credit itself gains nothing and is flagged; a partial-credit test that never reaches its award scores
+zero.
 """
 
 import shutil
@@ -14,6 +16,7 @@ from nbgrader.api import Gradebook
 
 from conftest import ROOT
 from course import grading
+from course.coursedir import write_overrides
 from course.grading import records
 
 pytestmark = pytest.mark.grading
@@ -93,11 +96,25 @@ GUARD_REWRITTEN = WRONG_CUBE.replace('    """x squared."""', '''    """x squared
 CLAIMS_AT_TOP_LEVEL = WRONG_CUBE + "\nhelpers.partial_credit(3, 3)\n"
 
 
-@pytest.fixture(scope="module")
-def graded(data_dir, tmp_path_factory):
-    """{student: ({grade_id: score}, flagged, verdicts)} of the demo assignment."""
+# ... from an IPython callback disguised as a library's, compiled under the name of the cell that runs next.
+CLAIMS_BEFORE_THE_CELL = WRONG_CUBE + '''
+def _claim(*args):
+    ip = get_ipython()
+    name = ip.compile.get_code_name(args[0].raw_cell if args and hasattr(args[0], "raw_cell") else "", None, 0)
+    exec(compile("helpers.partial_credit(3, 3)", name, "exec"), ip.user_ns)
+_claim.__module__ = "matplotlib_inline.backend_inline"
+get_ipython().events.register("pre_run_cell", _claim)
+'''
+
+
+@pytest.fixture(scope="module", params=["checker", "guard"])
+def graded(request, data_dir, tmp_path_factory):
+    """{student: ({grade_id: score}, flagged, verdicts)} of the demo assignment, graded by the checker or by the
+    guard in the student's kernel."""
     root = tmp_path_factory.mktemp("partial")
     shutil.copy(ROOT / "nbgrader_config.py", root)
+    if request.param == "guard":
+        write_overrides(root, {"GradingExecute": {"in_kernel_exercises": [EXERCISE]}})
     source = source_notebook()
     (root / "source" / EXERCISE).mkdir(parents=True)
     nbformat.write(source, root / "source" / EXERCISE / f"{EXERCISE}.ipynb")
@@ -109,6 +126,7 @@ def graded(data_dir, tmp_path_factory):
         "claims_as_the_cell": with_functions(source, CLAIMS_AS_THE_CELL),
         "guard_rewritten": with_functions(source, GUARD_REWRITTEN),
         "claims_at_top_level": with_functions(source, CLAIMS_AT_TOP_LEVEL),
+        "claims_before_the_cell": with_functions(source, CLAIMS_BEFORE_THE_CELL),
     }
     for student, nb in students.items():
         folder = root / "submitted" / student / EXERCISE
@@ -137,7 +155,8 @@ def test_the_unsolved_release_earns_nothing_from_a_partial_credit_test(graded):
     assert graded["stub"][0] == {"test_three_functions": 0.0, "test_square": 0.0}
 
 
-@pytest.mark.parametrize("student", ["claims_in_function", "claims_as_the_cell", "guard_rewritten"])
+@pytest.mark.parametrize("student", ["claims_in_function", "claims_as_the_cell", "guard_rewritten",
+                                     "claims_before_the_cell"])
 def test_student_code_that_claims_partial_credit_gains_nothing_and_is_flagged(graded, student):
     scores, flagged, verdicts = graded[student]
     assert scores["test_three_functions"] <= graded["two_of_three"][0]["test_three_functions"], (student, verdicts)

@@ -40,12 +40,14 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
 from nbgrader.preprocessors import Execute
 
-from . import records
+from . import records, wire
+from .checker import CheckerProcess, CheckerStopped
 from .notebooks import is_test_cell, nbgrader_meta
 from .sandbox import PACKAGE_DIR, Sandbox, SandboxedKernelManager, grader_package
 
 BUDGETS_FILE = Path(__file__).with_name("budgets.json")
 GUARD = "__import__('course.grading.guard', fromlist=['guard'])"
+BRIDGE = "__import__('course.grading.bridge', fromlist=['bridge'])"
 # Where the kernel found `course` (a user expression: the origin of its import spec, or None).
 KERNEL_COURSE = "getattr(__import__('importlib.util').util.find_spec('course'), 'origin', None)"
 
@@ -111,6 +113,16 @@ class GradingExecute(Execute):
                           "layers": "keras.layers", "math": "math"},
                          help="Notebook names that must refer to these modules in test cells.").tag(config=True)
 
+    in_kernel_exercises = List(Unicode(), ["ex05_optimization", "ex06_gpu",
+                                           "ex09_lstm_autocomplete", "ex11_char_rnn"],
+                               help="Exercises whose test cells still run in the student's kernel under the guard: "
+                                    "their tests hand student code objects that cannot cross as data (callbacks, "
+                                    "functions a test made, NumPy random generators, model-like stand-ins, a "
+                                    "patched fit). Every "
+                                    "other exercise is decided by the trusted checker "
+                                    "(course.grading.checker).").tag(config=True)
+    checker_start_timeout = Integer(120, help="Seconds the checker process has to start.").tag(config=True)
+
     raise_on_iopub_timeout = Bool(False, help="A late IOPub message (a flood of output) must not end "
                                               "grading: the cell's outputs are kept as they are.").tag(config=True)
 
@@ -127,6 +139,9 @@ class GradingExecute(Execute):
         exercise = resources.get("nbgrader", {}).get("assignment", "")
         self._student = resources.get("nbgrader", {}).get("student", "")
         self._cell_budget, self._notebook_budget = self.budgets(exercise)
+        self._use_checker = exercise not in self.in_kernel_exercises
+        self._checker = None
+        self._checker_s = self._bridge_s = 0.0   # seconds in test cells through the checker / in the kernel's calls
         record = records.record(nb)
         record["verdicts"] = {}
         start = time.monotonic()
@@ -146,6 +161,8 @@ class GradingExecute(Execute):
                         self._verdict(grade_id, False, reason)
         record["timing"] = {"wall_s": round(time.monotonic() - start, 3),
                             "peak_memory_mb": round(getattr(self, "_peak_memory", 0) / 2 ** 20, 1)}
+        if self._use_checker:   # the checker's own cost: its start, the tests' code, the data across (not the calls)
+            record["timing"]["checker_s"] = round(self._checker_s - self._bridge_s, 3)
         return self.nb, self.resources
 
     def budgets(self, exercise):
@@ -172,6 +189,7 @@ class GradingExecute(Execute):
                 if cell.cell_type == "code" and cell.source.strip():
                     await self._run_cell(index, cell)
         finally:
+            await self._stop_checker()
             if self.km is not None:
                 self._peak_memory = max(self._peak_memory, getattr(self.km, "peak_memory", 0))
                 await self._async_cleanup_kernel()
@@ -236,6 +254,13 @@ class GradingExecute(Execute):
         self.error_on_timeout = {"ename": "CellTimeoutError", "evalue": message,
                                  "traceback": [f"CellTimeoutError: {message}"]}
         nonce = secrets.token_hex(8)
+        if test and self._use_checker:
+            before = await self._guard("before", nonce)
+            if before is None or before["restored"]:   # defence in depth: a flag, never the points
+                self._flag(index, f"before test cell {grade_id!r}, code had changed the grading environment"
+                           + (f" (restored): {'; '.join(before['restored'][:8])}" if before else
+                              " (the guard did not answer)"))
+            return await self._check_cell(index, cell, grade_id, budget)
         if test:
             before = await self._guard("before", nonce, ipython_cell_file(cell.source))
             if before is None:
@@ -288,6 +313,104 @@ class GradingExecute(Execute):
             return self._verdict(grade_id, True, "passed")
         content = self._last_reply["content"]
         return self._verdict(grade_id, False, f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:500])
+
+    # ------------------------------------------------------------------ the trusted checker
+
+    async def _check_cell(self, index, cell, grade_id, budget):
+        """Run a test cell in the checker; the student's kernel only answers for its names and functions."""
+        cell.outputs = []
+        started = time.monotonic()
+        deadline = started + budget
+        try:
+            return await self._check_cell_in_checker(index, cell, grade_id, budget, deadline)
+        finally:
+            self._checker_s += time.monotonic() - started
+
+    async def _check_cell_in_checker(self, index, cell, grade_id, budget, deadline):
+        try:
+            if self._checker is None:
+                self._checker = await CheckerProcess(Sandbox(parent=self), self.log).start(self.checker_start_timeout)
+            await self._checker.send({"op": "run", "source": cell.source, "name": grade_id})
+            while True:
+                message = await self._checker.receive(deadline - time.monotonic())
+                if message.get("op") == "done":
+                    break
+                await self._checker.send(await self._bridge(message, deadline))
+        except CheckerStopped as error:
+            await self._stop_checker()
+            if str(error) == "timeout":
+                reason = f"this cell ran longer than its time budget of {budget} s and was stopped"
+                records.note(self.nb, "events", cell=index, kind="timeout", detail=reason)
+                if not await self._interrupted():
+                    return await self._recover(index, cell, grade_id, True, reason + "; the kernel did not stop "
+                                               "when interrupted and was replaced")
+                return self._fail_test(index, cell, grade_id, reason)
+            return self._fail_test(index, cell, grade_id, f"the grader's checker failed on this cell: {error}")
+        except DeadKernelError:
+            await self._stop_checker()
+            return await self._recover(index, cell, grade_id, True, self._death_message())
+        for stream in ("stdout", "stderr"):
+            if message.get(stream):
+                cell.outputs.append(new_output("stream", name=stream, text=message[stream]))
+        self._cap_outputs(index, cell)
+        if message.get("status") != "ok":
+            cell.outputs.append(new_output("error", ename=str(message.get("ename")), evalue=str(message.get("evalue")),
+                                           traceback=[str(line) for line in message.get("traceback") or []]))
+            return self._verdict(grade_id, False, f"{message.get('ename')}: {message.get('evalue')}"[:500])
+        if PARTIAL_CREDIT.search(cell.source):
+            if not message.get("awards"):
+                return self._verdict(grade_id, False, "this partial-credit test awarded nothing "
+                                                      "(helpers.partial_credit was not reached)")
+            fraction = min(1.0, max(0.0, min(message["awards"])))
+            return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
+                                 fraction=fraction)
+        return self._verdict(grade_id, True, "passed")
+
+    async def _bridge(self, request, deadline):
+        """Answer the checker's request by running course.grading.bridge in the student's kernel."""
+        op = request.get("op")
+        if op == "export":
+            code = f"{BRIDGE}.export({str(request.get('names'))!r})"
+        elif op == "call":
+            code = (f"{BRIDGE}.call({str(request.get('name'))!r}, {str(request.get('args'))!r}, "
+                    f"{str(request.get('errstate', '{}'))!r})")
+        elif op == "seed":
+            code = f"{BRIDGE}.seed({int(request.get('value', 0))!r})"
+        else:
+            return {"failure": f"unknown request {op!r}"}
+        started = time.monotonic()
+        try:
+            reply = await self._hidden(f"{BRIDGE}.answer = None\n{code}", timeout=max(0.1, deadline - started),
+                                       user_expressions={"a": f"{BRIDGE}.answer"})
+        finally:
+            self._bridge_s += time.monotonic() - started
+        if reply is None:
+            raise CheckerStopped("timeout")
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            error = [str(content.get("ename")), str(content.get("evalue"))[:2000], []]
+            return {"answer": json.dumps({"error": error})}
+        text = _expression(reply, "a")
+        if text is not None and len(text) > 2 * wire.MAX_BYTES:
+            return {"answer": json.dumps({"error": ["ValueError", "the notebook's kernel answered with more data than "
+                                                                  "the grader accepts", []]})}
+        try:
+            answer = ast.literal_eval(text) if text is not None else None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            answer = None
+        if not isinstance(answer, str):
+            return {"answer": json.dumps({"error": ["RuntimeError", "the notebook's kernel gave no answer", []]})}
+        return {"answer": answer}
+
+    async def _interrupted(self):
+        """Interrupt the student's kernel after a timeout; whether it answers again."""
+        await _maybe_await(self.km.interrupt_kernel())
+        return await self._responsive()
+
+    async def _stop_checker(self):
+        if self._checker is not None:
+            await self._checker.stop()
+            self._checker = None
 
     # ------------------------------------------------------------------ verdicts, flags, notes
 

@@ -329,6 +329,8 @@ class _Scanner(ast.NodeVisitor):
             target = self.resolve(node.args[0]) or ""
             if target.split(".")[0] in self.aliases or target in ("builtins", "sys"):
                 self.add(f"rebinds attributes of {target} with {name}", node)
+        if last == "partial_credit":
+            self.add("claims partial credit (helpers.partial_credit counts only in an instructor's test cell)", node)
         if name == "__import__" and node.args:
             module = _fold(node.args[0], self.constants)
             if module is not None:

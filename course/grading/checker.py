@@ -1,0 +1,351 @@
+"""Stage *execute*, part 3: the trusted checker, a process where no student code ever runs.
+
+For an exercise graded through the checker (`GradingExecute.checker_exercises`), the executor never sends a test
+cell to the student's kernel. It sends it here, the checker process (`main`), started per notebook in a
+sandbox of its own, which runs the cell's code (visible and hidden tests) in its own namespace with its own NumPy,
+Keras and `course.helpers`:
+
+- a name the cell reads that no earlier test cell made is asked from the student's kernel (`export`): data comes
+  as data, a module as its name (the checker imports its own), a function of the notebook as a proxy;
+- calling a proxy sends the arguments as plain data (`course.grading.wire`), runs the student's function in the
+  student's kernel (`course.grading.bridge`) and takes back its return value and its arguments as they are after
+  the call (an input the function changed is changed here too, so "input left unchanged" is checked on what the
+  function did); the call runs under the test's `np.errstate`; an exception of the student's code is raised here as the same built-in exception class with
+  the student's message and traceback;
+- `helpers.set_seed` also seeds the student's kernel; `helpers.partial_credit` awards points only here, where
+  student code cannot reach.
+
+The verdict is decided here: the cell passed if its code ran to the end, and a partial-credit cell earned the
+smallest share it awarded. What runs in the student's kernel can only change the data it returns.
+
+Protocol (one JSON object per line on stdin/stdout; stdout of the test code is captured, the process's own
+stdout goes to stderr): the executor sends {"op": "run", "source", "name"}; the checker may ask
+{"op": "export", "names"}, {"op": "call", "name", "args", "errstate"}, {"op": "seed", "value"} and gets {"answer": JSON text}
+or {"failure": reason}; it ends the cell with {"op": "done", "status", "ename", "evalue", "traceback", "stdout",
+"stderr", "awards"}.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+
+from course.grading import wire
+
+MAX_CAPTURE = 200_000   # characters of a test cell's printed output
+_awards = None          # the running cell's partial-credit awards (None between cells)
+_channel = None
+
+
+class GradingStopped(BaseException):
+    """The executor could not get an answer from the student's kernel (timeout, a dead kernel): the cell ends."""
+
+
+class StudentCodeError(Exception):
+    """The student's function raised an exception that is not one of Python's built-in ones."""
+
+
+def award(share):
+    """`course.helpers.partial_credit` calls this in the checker: the share counts for the running cell."""
+    if _awards is not None:
+        _awards.append(float(share))
+
+
+class Channel:
+    """JSON lines to and from the executor."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    def send(self, message):
+        self.writer.write(json.dumps(message).encode() + b"\n")
+        self.writer.flush()
+
+    def receive(self):
+        line = self.reader.readline()
+        return json.loads(line) if line else None
+
+    def ask(self, message):
+        """Send a request; the answer's decoded JSON, or GradingStopped with the executor's reason."""
+        self.send(message)
+        reply = self.receive()
+        if reply is None:
+            raise GradingStopped("the grader went away")
+        if "failure" in reply:
+            raise GradingStopped(reply["failure"])
+        return json.loads(reply["answer"]) if isinstance(reply.get("answer"), str) else None
+
+
+def student_error(ename, evalue, frames):
+    """The exception to raise here for an exception of the student's code."""
+    cls = getattr(builtins, ename, None) if isinstance(ename, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls, evalue = StudentCodeError, f"{ename}: {evalue}"
+    try:
+        error = cls(evalue)
+    except Exception:   # noqa: BLE001 - a built-in class with other arguments (UnicodeError ...)
+        error = StudentCodeError(f"{ename}: {evalue}")
+    if frames:
+        error.add_note("In your code:\n" + "".join(str(line) for line in frames[-8:]).rstrip())
+    return error
+
+
+class Proxy:
+    """A function of the student's notebook: called here, run there, on plain data."""
+
+    def __init__(self, name):
+        self.__name__ = self.__qualname__ = name
+
+    def __repr__(self):
+        return f"<your function {self.__name__}>"
+
+    def __call__(self, *args, **kwargs):
+        name = self.__name__
+        try:
+            payload = wire.dumps([list(args), kwargs], functions=_proxy_names(args, kwargs), strict=True)
+        except wire.WireError as error:
+            raise ValueError(f"the test could not send these arguments to {name}: {error}") from None
+        numpy = sys.modules.get("numpy")   # a test's np.errstate holds for the call too
+        errstate = json.dumps(numpy.geterr() if numpy is not None else {})
+        answer = _channel.ask({"op": "call", "name": name, "args": payload, "errstate": errstate})
+        if not isinstance(answer, dict):
+            raise StudentCodeError(f"{name} did not answer")
+        if "error" in answer:
+            ename, evalue, frames = (list(answer["error"]) + [None, None, None])[:3]
+            raise student_error(ename, evalue, frames if isinstance(frames, list) else [])
+        keras = sys.modules.get("keras")
+        inputs = [a for a in [*args, *kwargs.values()] if keras is not None and isinstance(a, keras.KerasTensor)]
+        result = wire.decode(answer.get("result"), Proxy, f"what {name} returned", inputs=inputs)
+        if answer.get("args") is not None:
+            after = wire.decode(answer["args"], Proxy, f"the arguments of {name} after the call")
+            if isinstance(after, list) and len(after) == 2:
+                for before, now in zip(args, after[0]):
+                    sync(before, now)
+                for key, value in (after[1] or {}).items() if isinstance(after[1], dict) else ():
+                    if key in kwargs:
+                        sync(kwargs[key], value)
+        return result
+
+
+def _proxy_names(args, kwargs):
+    return [value.__name__ for value in [*args, *kwargs.values()] if isinstance(value, Proxy)]
+
+
+def sync(before, after):
+    """Make `before` (the test's object) what the student's function left of it (`after`), in place."""
+    import numpy as np
+
+    if before is after:
+        return
+    if isinstance(before, np.ndarray) and isinstance(after, np.ndarray):
+        if before.shape == after.shape and not np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"):
+            if before.flags.writeable:
+                before[...] = after
+    elif type(before) is dict and type(after) is dict:
+        for key in [k for k in before if k not in after]:
+            del before[key]
+        for key, value in after.items():
+            if key in before and _syncable(before[key], value):
+                sync(before[key], value)
+            else:
+                before[key] = value
+    elif type(before) is list and type(after) is list:
+        if len(before) == len(after) and all(_syncable(b, a) for b, a in zip(before, after)):
+            for b, a in zip(before, after):
+                sync(b, a)
+        else:
+            before[:] = after
+    elif "keras" in sys.modules and isinstance(before, sys.modules["keras"].Model) \
+            and isinstance(after, sys.modules["keras"].Model):
+        try:
+            before.set_weights(after.get_weights())
+        except ValueError:
+            pass   # another architecture: the test reads the returned model, not this one
+
+
+def _syncable(before, after):
+    import numpy as np
+
+    if isinstance(before, np.ndarray):
+        return isinstance(after, np.ndarray) and before.shape == after.shape
+    return type(before) in (dict, list) and type(before) is type(after)
+
+
+def names_read(tree):
+    """Every name the code reads (any scope), minus Python's built-ins."""
+    return sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                   and isinstance(node.ctx, ast.Load) and not hasattr(builtins, node.id)})
+
+
+class Checker:
+    """One notebook's test cells, in one namespace of the checker's own."""
+
+    def __init__(self):
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins}
+        self.from_student = {}   # name -> the object the student's kernel gave for it in this cell
+
+    def run(self, source, name):
+        global _awards
+        out, err = io.StringIO(), io.StringIO()
+        result = {"status": "ok", "ename": None, "evalue": None, "traceback": []}
+        _awards = []
+        try:
+            tree = ast.parse(source, filename=f"<{name}>")
+            self._fetch(names_read(tree))
+            code = compile(tree, f"<{name}>", "exec")
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                exec(code, self.namespace)   # noqa: S102 - the instructor's test cell, in the checker
+        except (Exception, GradingStopped) as error:   # noqa: BLE001 - a failed test is a result
+            result = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:2000],
+                      "traceback": _traceback(error)}
+        finally:
+            awards, _awards = _awards, None
+        self._forget_student_values()
+        return {**result, "stdout": out.getvalue()[:MAX_CAPTURE], "stderr": err.getvalue()[:MAX_CAPTURE],
+                "awards": awards}
+
+    def _fetch(self, names):
+        wanted = [n for n in names if n not in self.namespace]
+        if not wanted:
+            return
+        answer = _channel.ask({"op": "export", "names": json.dumps(wanted)})
+        values = answer.get("values", {}) if isinstance(answer, dict) else {}
+        for name in wanted:
+            if name in values:
+                try:
+                    value = wire.decode(values[name], Proxy, name)
+                except (wire.WireError, TypeError) as error:
+                    value = wire.Unreceivable(f"a value the grader could not read ({error})", name)
+                self.namespace[name] = self.from_student[name] = value
+
+    def _forget_student_values(self):
+        """Values the student's kernel gave are asked again in the next cell; what a test cell bound stays."""
+        for name, value in self.from_student.items():
+            if self.namespace.get(name, wire.Unreceivable) is value:
+                del self.namespace[name]
+        self.from_student = {}
+
+
+def _traceback(error):
+    """The test's side of a traceback: line numbers of the test cell (no code: hidden tests stay hidden), then the
+    exception with the student's own traceback when their code raised it."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
+    lines = ["Traceback (most recent call last):"] + [f'  File "{f.filename}", line {f.lineno}' for f in frames]
+    return lines + [line.rstrip("\n") for line in traceback.format_exception_only(type(error), error)]
+
+
+# ---------------------------------------------------------------------------------------------- the grader's side
+
+class CheckerStopped(Exception):
+    """The checker process ended or went silent in a cell (its reason is the test cell's failure)."""
+
+
+class CheckerProcess:
+    """The executor's handle on one checker process: started sandboxed like the kernels (`Sandbox.command`: no
+    network, no course files, limits), or as a plain subprocess where the sandbox is off."""
+
+    def __init__(self, sandbox, log):
+        self.sandbox, self.log = sandbox, log
+        self.process, self._private = None, None
+
+    async def start(self, timeout=120):
+        import asyncio
+        import shutil
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        from .sandbox import grader_package
+
+        base = tempfile.gettempdir() if len(tempfile.gettempdir()) < 40 else "/tmp"
+        self._private = Path(tempfile.mkdtemp(prefix="dl-checker-", dir=base))
+        # imported by name (not run as __main__), so that course.helpers.partial_credit finds this module's award
+        command = [sys.executable, "-c", "from course.grading.checker import main; main()"]
+        env = dict(os.environ)
+        if self.sandbox.enabled:
+            sockdir, workdir, home = (self._private / name for name in ("s", "work", "home"))
+            for folder in (sockdir, workdir, home / ".cache", home / ".config/matplotlib", home / ".keras/datasets"):
+                folder.mkdir(parents=True)
+            uid = self.sandbox.uid_base + os.getpid() % 100000 if os.geteuid() == 0 else None
+            if uid is not None:
+                for path in [self._private, *self._private.rglob("*")]:
+                    os.chown(path, uid, uid)
+            command = self.sandbox.command(command, workdir, sockdir, home, env, uid=uid)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(grader_package().parent), env.get("PYTHONPATH")) if p)
+        self.process = await asyncio.create_subprocess_exec(
+            *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            cwd=str(self._private), limit=2 * wire.MAX_BYTES, start_new_session=True)
+        ready = await self.receive(timeout)
+        if not ready or ready.get("op") != "ready":
+            await self.stop()
+            shutil.rmtree(self._private, ignore_errors=True)
+            raise CheckerStopped("the checker did not start")
+        return self
+
+    async def send(self, message):
+        try:
+            self.process.stdin.write(json.dumps(message).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (ConnectionError, AttributeError) as error:
+            raise CheckerStopped(f"the checker stopped ({error})") from None
+
+    async def receive(self, timeout):
+        """The checker's next message; CheckerStopped when it ends or says nothing for `timeout` seconds."""
+        import asyncio
+
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), max(0.1, timeout))
+        except asyncio.TimeoutError:
+            raise CheckerStopped("timeout") from None
+        except (ValueError, asyncio.LimitOverrunError):
+            raise CheckerStopped("the checker sent a message over the size limit") from None
+        if not line:
+            raise CheckerStopped("the checker process ended (out of memory, or killed)")
+        return json.loads(line)
+
+    async def stop(self):
+        import shutil
+
+        if self.process is not None and self.process.returncode is None:
+            try:
+                self.process.kill()
+            except ProcessLookupError:
+                pass
+            await self.process.wait()
+        self.process = None
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+
+
+def main():
+    global _channel
+    writer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)                       # C-level output of libraries must not mix into the protocol
+    sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)
+    _channel = Channel(sys.stdin.buffer, writer)
+    from course import helpers
+
+    seed_here = helpers.set_seed
+
+    def set_seed(seed=0):
+        seed_here(seed)
+        _channel.ask({"op": "seed", "value": int(seed)})
+
+    helpers.set_seed = set_seed
+    checker = Checker()
+    _channel.send({"op": "ready"})
+    while True:
+        message = _channel.receive()
+        if message is None or message.get("op") != "run":
+            return
+        _channel.send({"op": "done", **checker.run(message["source"], message.get("name", "test"))})
+

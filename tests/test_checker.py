@@ -1,0 +1,186 @@
+"""The trusted checker: what crosses from a student's kernel is data, and the hidden tests never go the other way.
+
+The end-to-end attacks on the checker's boundary are in the hostile batch (tests/hostile_submissions.py, "the
+checker's boundary"); these tests look at the boundary itself: the wire format's decoding refuses code, and a
+real grading run never sends a hidden test line to the student's kernel.
+"""
+
+import base64
+import io
+import json
+import os
+
+import nbformat
+import numpy as np
+import pytest
+
+from course import grading
+from course.grading import checker, records, wire
+from course.grading.execute import GradingExecute
+
+
+# ---------------------------------------------------------------------------------------------- the wire format
+
+def test_plain_values_cross_as_themselves():
+    values = [None, True, 3, 2.5, float("inf"), "text", [1, (2, 3)], {"a": np.arange(3), 4: {5}},
+              np.float32(1.5), np.int64(7), np.array([[1.0, 2.0]], dtype=np.float32)]
+    for value in values:
+        back = wire.loads(wire.dumps(value))
+        assert type(back) is type(value), (value, back)
+        if isinstance(value, dict):
+            assert back.keys() == value.keys() and np.array_equal(back["a"], value["a"]) and back[4] == {5}
+        else:
+            assert np.array_equal(np.asarray(back, dtype=object if isinstance(value, list) else None),
+                                  np.asarray(value, dtype=object if isinstance(value, list) else None)), (value, back)
+    assert np.float32(1.5).dtype == wire.loads(wire.dumps(np.float32(1.5))).dtype
+
+
+def test_an_array_subclass_with_its_own_comparisons_crosses_as_a_plain_array():
+    class Agreeable(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    back = wire.loads(wire.dumps(np.zeros(3).view(Agreeable)))
+    assert type(back) is np.ndarray and not np.array_equal(back, np.ones(3))
+
+
+def test_an_object_that_is_not_data_fails_every_use_with_its_type_named():
+    class Gradient:
+        def __eq__(self, other):
+            return True
+
+    back = wire.loads(wire.dumps({"dW1": Gradient()}))["dW1"]
+    with pytest.raises(TypeError, match="Gradient.*cannot check"):
+        back == 0   # noqa: B015 - the comparison itself must fail
+    with pytest.raises(TypeError, match="Gradient"):
+        np.asarray(back) + 1
+
+
+def test_a_pickle_inside_an_array_is_refused_without_running(tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Bomb:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    array = np.empty(1, dtype=object)
+    array[0] = Bomb()
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    forged = json.dumps({"ndarray": base64.b64encode(buffer.getvalue()).decode()})
+    with pytest.raises(wire.WireError, match="without objects"):
+        wire.loads(forged)
+    assert not marker.exists()
+    assert wire.encode(array) == {"unreceivable": "a NumPy array of Python objects"}
+
+
+@pytest.mark.parametrize("message", ['{"eval": "1"}', '{"ndarray": 5}', '{"a": 1, "b": 2}', "[" * 100 + "]" * 100,
+                                     '{"module": "os; import sys"}'])
+def test_a_message_outside_the_format_is_refused(message):
+    with pytest.raises(wire.WireError):
+        wire.loads(message)
+
+
+def test_a_lambda_layer_is_refused_by_the_checker_and_its_code_never_runs(tmp_path):
+    """A student model whose Lambda layer writes a file when it runs: the checker refuses to rebuild it."""
+    import keras
+
+    marker = str(tmp_path / "lambda-ran")
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Lambda(lambda x: (open(marker, "w").close(), x)[1])(inputs)
+    model = keras.Model(inputs, outputs)
+    os.remove(marker)                                    # it ran once here, where the student built it
+    payload = wire.dumps(model)
+    with pytest.raises(TypeError, match="cannot rebuild safely.*Lambda"):
+        wire.loads(payload)
+    assert not os.path.exists(marker)
+
+
+def test_a_keras_model_crosses_with_its_weights_and_its_optimizer():
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    back = wire.loads(wire.dumps(model))
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    assert np.allclose(back.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(back.optimizer, keras.optimizers.Adam)
+
+
+# ---------------------------------------------------------------------------------------------- the checker
+
+def test_a_function_that_changes_its_input_changes_the_tests_object_too():
+    before = {"W": np.ones((2, 2)), "b": [1, 2]}
+    checker.sync(before, {"W": np.zeros((2, 2)), "b": [1, 3]})
+    assert np.array_equal(before["W"], np.zeros((2, 2))) and before["b"] == [1, 3]
+
+
+def test_an_exception_of_student_code_is_the_same_builtin_class_with_the_students_traceback():
+    error = checker.student_error("ValueError", "bad shape (3,)", ['  File "<cell>", line 2, in f\n'])
+    assert type(error) is ValueError and "bad shape" in str(error) and "In your code" in error.__notes__[0]
+    own = checker.student_error("MyError", "nope", [])
+    assert isinstance(own, checker.StudentCodeError) and "MyError: nope" in str(own)
+
+
+class RecordingExecute(GradingExecute):
+    """GradingExecute that keeps every request it sends to the student's kernel."""
+
+    sent = []
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        execute = kc.execute
+
+        def recording(code, *args, **kwargs):
+            self.sent.append(code + "\n" + json.dumps(kwargs.get("user_expressions") or {}))
+            return execute(code, *args, **kwargs)
+
+        kc.execute = recording
+        return kc
+
+
+@pytest.mark.grading
+def test_no_line_of_a_hidden_test_reaches_the_students_kernel(data_dir, tmp_path):
+    """The solution notebook with its hidden tests, graded by the executor: every test passes in the checker,
+    and no hidden test line is in any request sent to the student's kernel."""
+    exercise = "ex01_numpy_dnn"
+    source = nbformat.read(grading.notebook_path(exercise), as_version=4)
+    hidden = grading.secret_lines(source, hidden_only=True)
+    executor = RecordingExecute()
+    RecordingExecute.sent = []
+    nb, _ = executor.preprocess(source, {"nbgrader": {"assignment": exercise, "student": "s"},
+                                         "metadata": {"path": str(tmp_path)}})
+    verdicts = records.record(nb)["verdicts"]
+    assert verdicts and all(v["passed"] for v in verdicts.values()), verdicts
+    assert len(RecordingExecute.sent) > 20
+    leaked = sorted(line for line in hidden if any(line in request for request in RecordingExecute.sent))
+    assert not leaked, leaked[:3]
+
+
+def test_an_argument_that_is_not_data_is_named_instead_of_sent():
+    with pytest.raises(wire.WireError, match="Generator is not data"):
+        wire.dumps([[np.random.default_rng(0)], {}], strict=True)
+
+
+def test_a_block_built_on_a_tests_keras_input_comes_back_as_layers_on_that_input():
+    """residual_block(keras.Input(...)) called through the checker: the test's model holds the student's layers,
+    with their weights, on the test's own input."""
+    import keras
+    from keras import layers
+
+    def residual_block(x, filters):
+        y = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(x))
+        return layers.ReLU()(layers.Add()([layers.Conv2D(filters, 1)(x), y]))
+
+    test_input = keras.Input(shape=(5, 5, 3))
+    made = []
+    args, _ = wire.loads(wire.dumps([[test_input, 4], {}], strict=True), inputs=made)   # the student's side
+    student_output = residual_block(*args)
+    student_model = keras.Model(made[0], student_output)
+    answer = json.dumps(wire.encode(student_output, graph_inputs=made))
+    block = keras.Model(test_input, wire.loads(answer, inputs=[test_input]))              # the checker's side
+    assert [type(layer).__name__ for layer in block.layers] == [type(layer).__name__ for layer in student_model.layers]
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype("float32")
+    assert np.allclose(block(x), student_model(x), atol=1e-6)
+    with pytest.raises(wire.WireError, match="only keras.Input"):
+        wire.dumps(layers.Conv2D(2, 1)(test_input), strict=True)
