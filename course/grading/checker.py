@@ -1,8 +1,8 @@
 """Stage *execute*, part 3: the trusted checker, a process where no student code ever runs.
 
 For an exercise graded through the checker (`GradingExecute.checker_exercises`), the executor never sends a test
-cell to the student's kernel. It sends it here, the checker process (`main`), started per notebook in a
-sandbox of its own, which runs the cell's code (visible and hidden tests) in its own namespace with its own NumPy,
+cell to the student's kernel. It sends it here, the checker process (`main`), started in a sandbox of its own
+and given a fresh namespace for each notebook, which runs the cell's code (visible and hidden tests) in its own namespace with its own NumPy,
 Keras and `course.helpers`:
 
 - a name the cell reads that no earlier test cell made is asked from the student's kernel (`export`): data comes
@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import gc
 import io
 import json
 import os
@@ -247,15 +248,21 @@ class CheckerStopped(Exception):
 
 
 class CheckerProcess:
-    """The executor's handle on one checker process: started sandboxed like the kernels (`Sandbox.command`: no
-    network, no course files, limits), or as a plain subprocess where the sandbox is off."""
+    """The executor's handle on a checker process: started sandboxed like the kernels (`Sandbox.command`: no
+    network, no course files, limits), or as a plain subprocess where the sandbox is off.
+
+    One process serves the notebooks a grading process grades one after another (`acquire`): each notebook starts
+    with a fresh namespace (and a cleared Keras session), so that NumPy and Keras are imported once per grading
+    process rather than once per notebook. No student code runs in it, ever; a checker that failed or went
+    silent is killed, and the next notebook gets a new one. It is also replaced after `max_notebooks`."""
+
+    max_notebooks = 50
 
     def __init__(self, sandbox, log):
         self.sandbox, self.log = sandbox, log
-        self.process, self._private = None, None
+        self.process, self._private, self.notebooks = None, None, 0
 
-    async def start(self, timeout=120):
-        import asyncio
+    def start(self, timeout):
         import shutil
         import subprocess
         import tempfile
@@ -280,50 +287,109 @@ class CheckerProcess:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(grader_package().parent), env.get("PYTHONPATH")) if p)
-        self.process = await asyncio.create_subprocess_exec(
-            *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-            cwd=str(self._private), limit=2 * wire.MAX_BYTES, start_new_session=True)
-        ready = await self.receive(timeout)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, env=env, cwd=str(self._private))
+        ready = self._read(timeout)
         if not ready or ready.get("op") != "ready":
-            await self.stop()
+            self.stop()
             shutil.rmtree(self._private, ignore_errors=True)
             raise CheckerStopped("the checker did not start")
         return self
 
-    async def send(self, message):
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def _write(self, message):
         try:
             self.process.stdin.write(json.dumps(message).encode() + b"\n")
-            await self.process.stdin.drain()
-        except (ConnectionError, AttributeError) as error:
+            self.process.stdin.flush()
+        except (OSError, ValueError, AttributeError) as error:
             raise CheckerStopped(f"the checker stopped ({error})") from None
 
-    async def receive(self, timeout):
-        """The checker's next message; CheckerStopped when it ends or says nothing for `timeout` seconds."""
-        import asyncio
+    def _read(self, timeout):
+        """The next message, or CheckerStopped when the checker ends or is silent for `timeout` seconds (it is
+        killed then, which also ends the blocked read)."""
+        import threading
 
-        try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), max(0.1, timeout))
-        except asyncio.TimeoutError:
-            raise CheckerStopped("timeout") from None
-        except (ValueError, asyncio.LimitOverrunError):
-            raise CheckerStopped("the checker sent a message over the size limit") from None
-        if not line:
-            raise CheckerStopped("the checker process ended (out of memory, or killed)")
+        box = {}
+        reader = threading.Thread(target=lambda: box.update(line=self.process.stdout.readline(2 * wire.MAX_BYTES)),
+                                  daemon=True)
+        reader.start()
+        reader.join(max(0.1, timeout))
+        if reader.is_alive():
+            self.stop()
+            reader.join(5)
+            raise CheckerStopped("timeout")
+        line = box.get("line", b"")
+        if not line.endswith(b"\n"):
+            self.stop()
+            raise CheckerStopped("the checker process ended (out of memory, or killed)" if not line else
+                                 "the checker sent a message over the size limit")
         return json.loads(line)
 
-    async def stop(self):
+    async def send(self, message):
+        import asyncio
+
+        await asyncio.to_thread(self._write, message)
+
+    async def receive(self, timeout):
+        import asyncio
+
+        return await asyncio.to_thread(self._read, timeout)
+
+    def reset(self, timeout=60):
+        """A fresh namespace for the next notebook."""
+        self._write({"op": "reset"})
+        if self._read(timeout).get("op") != "ready":
+            raise CheckerStopped("the checker did not reset")
+        self.notebooks += 1
+
+    def stop(self):
         import shutil
 
-        if self.process is not None and self.process.returncode is None:
+        if self.process is not None and self.process.poll() is None:
             try:
                 self.process.kill()
             except ProcessLookupError:
                 pass
-            await self.process.wait()
-        self.process = None
+            self.process.wait()
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
+
+
+_kept = {}   # the checker this grading process reuses, by its sandbox settings
+
+
+def acquire(sandbox, log, timeout=120):
+    """A ready checker with a fresh namespace: the one this process already runs, or a new one."""
+    import atexit
+
+    key = (sandbox.enabled, sandbox.bwrap, sandbox.tmp_size, sandbox.memory_limit)
+    process = _kept.pop(key, None)
+    if process is not None and process.alive() and process.notebooks < process.max_notebooks:
+        try:
+            process.reset()
+            _kept[key] = process
+            return process
+        except CheckerStopped:
+            process.stop()
+    elif process is not None:
+        process.stop()
+    process = CheckerProcess(sandbox, log).start(timeout)
+    process.notebooks = 1
+    if not _kept:
+        atexit.register(lambda: [p.stop() for p in _kept.values()])
+    _kept[key] = process
+    return process
+
+
+def discard(process):
+    """Stop a checker that failed or went silent; the next notebook gets a new one."""
+    for key, kept in list(_kept.items()):
+        if kept is process:
+            del _kept[key]
+    process.stop()
 
 
 def main():
@@ -345,7 +411,15 @@ def main():
     _channel.send({"op": "ready"})
     while True:
         message = _channel.receive()
-        if message is None or message.get("op") != "run":
+        if message is None or message.get("op") not in ("run", "reset"):
             return
+        if message["op"] == "reset":   # the next notebook: nothing of the last one stays
+            checker = None
+            if "keras" in sys.modules:
+                sys.modules["keras"].backend.clear_session()
+            gc.collect()
+            checker = Checker()
+            _channel.send({"op": "ready"})
+            continue
         _channel.send({"op": "done", **checker.run(message["source"], message.get("name", "test"))})
 

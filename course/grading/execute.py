@@ -41,7 +41,8 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode
 from nbgrader.preprocessors import Execute
 
 from . import records, wire
-from .checker import CheckerProcess, CheckerStopped
+from . import checker
+from .checker import CheckerStopped
 from .notebooks import is_test_cell, nbgrader_meta
 from .sandbox import PACKAGE_DIR, Sandbox, SandboxedKernelManager, grader_package
 
@@ -140,7 +141,7 @@ class GradingExecute(Execute):
         self._student = resources.get("nbgrader", {}).get("student", "")
         self._cell_budget, self._notebook_budget = self.budgets(exercise)
         self._use_checker = exercise not in self.in_kernel_exercises
-        self._checker = None
+        self._checker, self._checker_busy = None, False
         self._checker_s = self._bridge_s = 0.0   # seconds in test cells through the checker / in the kernel's calls
         record = records.record(nb)
         record["verdicts"] = {}
@@ -189,7 +190,9 @@ class GradingExecute(Execute):
                 if cell.cell_type == "code" and cell.source.strip():
                     await self._run_cell(index, cell)
         finally:
-            await self._stop_checker()
+            if self._checker_busy:   # grading stopped in the middle of a test cell
+                self._discard_checker()
+            self._checker = None   # kept for the next notebook (checker.acquire gives it a fresh namespace)
             if self.km is not None:
                 self._peak_memory = max(self._peak_memory, getattr(self.km, "peak_memory", 0))
                 await self._async_cleanup_kernel()
@@ -329,15 +332,18 @@ class GradingExecute(Execute):
     async def _check_cell_in_checker(self, index, cell, grade_id, budget, deadline):
         try:
             if self._checker is None:
-                self._checker = await CheckerProcess(Sandbox(parent=self), self.log).start(self.checker_start_timeout)
+                self._checker = await asyncio.to_thread(checker.acquire, Sandbox(parent=self), self.log,
+                                                        self.checker_start_timeout)
+            self._checker_busy = True
             await self._checker.send({"op": "run", "source": cell.source, "name": grade_id})
             while True:
                 message = await self._checker.receive(deadline - time.monotonic())
                 if message.get("op") == "done":
                     break
                 await self._checker.send(await self._bridge(message, deadline))
+            self._checker_busy = False
         except CheckerStopped as error:
-            await self._stop_checker()
+            self._discard_checker()
             if str(error) == "timeout":
                 reason = f"this cell ran longer than its time budget of {budget} s and was stopped"
                 records.note(self.nb, "events", cell=index, kind="timeout", detail=reason)
@@ -347,7 +353,7 @@ class GradingExecute(Execute):
                 return self._fail_test(index, cell, grade_id, reason)
             return self._fail_test(index, cell, grade_id, f"the grader's checker failed on this cell: {error}")
         except DeadKernelError:
-            await self._stop_checker()
+            self._discard_checker()
             return await self._recover(index, cell, grade_id, True, self._death_message())
         for stream in ("stdout", "stderr"):
             if message.get(stream):
@@ -407,10 +413,12 @@ class GradingExecute(Execute):
         await _maybe_await(self.km.interrupt_kernel())
         return await self._responsive()
 
-    async def _stop_checker(self):
+    def _discard_checker(self):
+        """A checker that failed or went silent mid-cell is killed; the next test cell gets a new one."""
         if self._checker is not None:
-            await self._checker.stop()
+            checker.discard(self._checker)
             self._checker = None
+        self._checker_busy = False
 
     # ------------------------------------------------------------------ verdicts, flags, notes
 

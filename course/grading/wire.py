@@ -218,7 +218,9 @@ def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
         return _array(body[1], name)[()]
     if tag == "keras_model" and type(body) is str:
         return load_keras_model(base64.b64decode(body, validate=True), name)
-    if tag == "keras_input" and type(body) is dict and inputs is not None:
+    if tag == "keras_input" and type(body) is dict and inputs is None:   # an argument sent back after a call
+        return Unreceivable("a Keras input", name)
+    if tag == "keras_input" and type(body) is dict:
         import keras
 
         shape = body.get("shape")
