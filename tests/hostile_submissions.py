@@ -72,6 +72,16 @@ _honest_backward = backward
 def backward(X, Y, params, cache):
     return {name: _Liar() for name in _honest_backward(X, Y, params, cache)}
 """
+FORGED_ANSWERS = """\
+import itertools as _itertools
+import course.grading.bridge as _bridge
+_forged = _itertools.cycle(['{"result": {"keras_model": "UEsDBAo="}, "args": null}',
+                            '{"result": ' + '[' * 200 + ']' * 200 + ', "args": null}',
+                            '{"result": {"ndarray": "k05VTVBZ"}, "args": null}',
+                            'not json',
+                            '{"result": true, "args": [[{"eval": "1"}], {}]}'])
+_bridge.call = lambda *args, **kwargs: next(_forged)
+"""
 PICKLE_BOMB = """\
 import os as _os
 class _Bomb:
@@ -410,6 +420,10 @@ HOSTILE = [
             "names on an aliased type", "wrong:ReLU derivative taken as the activation itself",
             [("after", "backward", COMPUTED_HOOKS)], like="wrong:ReLU derivative taken as the activation itself",
             flagged=True),
+    Hostile("forged_bridge_answers", "the kernel's side of the checker replaced: answers that are not data (a broken "
+            ".keras file, 200 nested lists, a truncated .npy, text that is not JSON, an unknown tag)",
+            "wrong:ReLU derivative taken as the activation itself", [("after", "setup", FORGED_ANSWERS)],
+            like="wrong:ReLU derivative taken as the activation itself", flagged=True),
     Hostile("pickled_object_result", "a result the checker would have to unpickle: an object array holding a "
             "class whose unpickling writes a file", "wrong:ReLU derivative taken as the activation itself",
             [("after", "backward", PICKLE_BOMB)], like="wrong:ReLU derivative taken as the activation itself"),
@@ -585,6 +599,9 @@ HOSTILE = [
                                                                                '"""\n    while lr == 0.1:\n'
                                                                                '        pass\n    """')],
             score=FULL - 1, events={"timeout"}),
+    Hostile("functions_as_lambdas", "a correct solution whose graded functions are a lambda and a partial",
+            "solved", [("after", "activations", "import functools\n_relu = relu\nrelu = lambda z: _relu(z)\n"
+                                                "sigmoid = functools.partial(sigmoid)")], score=FULL, flagged=False),
     Hostile("warnings_on_stderr", "a correct solution that writes warnings to stderr", "solved",
             [("replace", ("activations", 'def relu(z):'), 'import sys, warnings\n'
                                                          'def relu(z):\n'

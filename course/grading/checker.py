@@ -80,7 +80,10 @@ class Channel:
             raise GradingStopped("the grader went away")
         if "failure" in reply:
             raise GradingStopped(reply["failure"])
-        return json.loads(reply["answer"]) if isinstance(reply.get("answer"), str) else None
+        try:
+            return json.loads(reply["answer"]) if isinstance(reply.get("answer"), str) else None
+        except (ValueError, RecursionError):
+            raise wire.WireError("the notebook's kernel answered with text that is not JSON") from None
 
 
 def student_error(ename, evalue, frames):
@@ -261,6 +264,7 @@ class CheckerProcess:
     def __init__(self, sandbox, log):
         self.sandbox, self.log = sandbox, log
         self.process, self._private, self.notebooks = None, None, 0
+        self._pending = bytearray()   # what has been read of the next message
 
     def start(self, timeout):
         import shutil
@@ -287,7 +291,7 @@ class CheckerProcess:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(grader_package().parent), env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
                                         stderr=subprocess.DEVNULL, env=env, cwd=str(self._private))
         ready = self._read(timeout)
         if not ready or ready.get("op") != "ready":
@@ -301,30 +305,35 @@ class CheckerProcess:
 
     def _write(self, message):
         try:
-            self.process.stdin.write(json.dumps(message).encode() + b"\n")
-            self.process.stdin.flush()
+            data = memoryview(json.dumps(message).encode() + b"\n")
+            while data:   # an unbuffered pipe may take a large message in parts
+                data = data[os.write(self.process.stdin.fileno(), data):]
         except (OSError, ValueError, AttributeError) as error:
             raise CheckerStopped(f"the checker stopped ({error})") from None
 
     def _read(self, timeout):
         """The next message, or CheckerStopped when the checker ends or is silent for `timeout` seconds (it is
-        killed then, which also ends the blocked read)."""
-        import threading
+        killed then)."""
+        import select
+        import time
 
-        box = {}
-        reader = threading.Thread(target=lambda: box.update(line=self.process.stdout.readline(2 * wire.MAX_BYTES)),
-                                  daemon=True)
-        reader.start()
-        reader.join(max(0.1, timeout))
-        if reader.is_alive():
-            self.stop()
-            reader.join(5)
-            raise CheckerStopped("timeout")
-        line = box.get("line", b"")
-        if not line.endswith(b"\n"):
-            self.stop()
-            raise CheckerStopped("the checker process ended (out of memory, or killed)" if not line else
-                                 "the checker sent a message over the size limit")
+        deadline = time.monotonic() + max(0.1, timeout)
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.stop()
+                raise CheckerStopped("timeout")
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self.stop()
+                raise CheckerStopped("the checker process ended (out of memory, or killed)")
+            self._pending += chunk
+            if len(self._pending) > 2 * wire.MAX_BYTES:
+                self.stop()
+                raise CheckerStopped("the checker sent a message over the size limit")
+        line, _, rest = bytes(self._pending).partition(b"\n")
+        self._pending = bytearray(rest)
         return json.loads(line)
 
     async def send(self, message):

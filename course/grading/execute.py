@@ -40,8 +40,7 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
 from nbgrader.preprocessors import Execute
 
-from . import records, wire
-from . import checker
+from . import checker, records, wire
 from .checker import CheckerStopped
 from .notebooks import is_test_cell, nbgrader_meta
 from .sandbox import PACKAGE_DIR, Sandbox, SandboxedKernelManager, grader_package
@@ -385,16 +384,16 @@ class GradingExecute(Execute):
         else:
             return {"failure": f"unknown request {op!r}"}
         started = time.monotonic()
-        try:
-            reply = await self._hidden(f"{BRIDGE}.answer = None\n{code}", timeout=max(0.1, deadline - started),
-                                       user_expressions={"a": f"{BRIDGE}.answer"})
+        try:   # an empty cell with the call as its user expression: no cell machinery runs in the kernel
+            reply = await self._hidden("", timeout=max(0.1, deadline - started), user_expressions={"a": code})
         finally:
             self._bridge_s += time.monotonic() - started
         if reply is None:
             raise CheckerStopped("timeout")
-        content = reply.get("content", {})
-        if content.get("status") != "ok":
-            error = [str(content.get("ename")), str(content.get("evalue"))[:2000], []]
+        value = reply.get("content", {}).get("user_expressions", {}).get("a")
+        if not isinstance(value, dict) or value.get("status") != "ok":
+            value = value if isinstance(value, dict) else {}
+            error = [str(value.get("ename", "RuntimeError")), str(value.get("evalue", "no answer"))[:2000], []]
             return {"answer": json.dumps({"error": error})}
         text = _expression(reply, "a")
         if text is not None and len(text) > 2 * wire.MAX_BYTES:
