@@ -184,3 +184,31 @@ def test_a_block_built_on_a_tests_keras_input_comes_back_as_layers_on_that_input
     assert np.allclose(block(x), student_model(x), atol=1e-6)
     with pytest.raises(wire.WireError, match="only keras.Input"):
         wire.dumps(layers.Conv2D(2, 1)(test_input), strict=True)
+
+
+def test_a_class_of_an_installed_package_crosses_as_the_checkers_own_import():
+    from pathlib import Path
+
+    class Mine:
+        pass
+
+    assert wire.loads(wire.dumps(Path)) is Path
+    assert isinstance(wire.loads(wire.dumps(Mine)), wire.Unreceivable)
+    with pytest.raises(wire.WireError):
+        wire.loads('{"class": ["os", "system; rm"]}')
+    assert isinstance(wire.loads('{"class": ["os", "system"]}'), wire.Unreceivable)   # a function, not a class
+
+
+def test_the_tests_module_names_are_the_checkers_own_whatever_the_notebook_bound(monkeypatch):
+    """A notebook that binds `np` to another module (or claims it is one) cannot choose the test's numpy."""
+    asked = []
+
+    class Channel:
+        def ask(self, message):
+            asked.append(json.loads(message["names"]))
+            return {"values": {"np": {"module": "numpy.ma"}, "z": [1.0, 2.0]}}
+
+    monkeypatch.setattr(checker, "_channel", Channel())
+    result = checker.Checker().run("assert np is __import__('numpy') and z == [1.0, 2.0]", "test_x", {"np": "numpy"})
+    assert result["status"] == "ok", result
+    assert asked == [["z"]]

@@ -5,8 +5,11 @@ cell to the student's kernel. It sends it here, the checker process (`main`), st
 and given a fresh namespace for each notebook, which runs the cell's code (visible and hidden tests) in its own namespace with its own NumPy,
 Keras and `course.helpers`:
 
-- a name the cell reads that no earlier test cell made is asked from the student's kernel (`export`): data comes
-  as data, a module as its name (the checker imports its own), a function of the notebook as a proxy;
+- the tests' module names (`GradingExecute.guard_aliases`: `np`, `helpers`, `keras`, `layers`, `math`) are the
+  checker's own imports, whatever the notebook bound to them;
+- any other name the cell reads that no earlier test cell made is asked from the student's kernel (`export`): data
+  comes as data, a module or a class of an installed package as its name (the checker imports its own), a
+  function of the notebook as a proxy;
 - calling a proxy sends the arguments as plain data (`course.grading.wire`), runs the student's function in the
   student's kernel (`course.grading.bridge`) and takes back its return value and its arguments as they are after
   the call (an input the function changed is changed here too, so "input left unchanged" is checked on what the
@@ -19,7 +22,7 @@ The verdict is decided here: the cell passed if its code ran to the end, and a p
 smallest share it awarded. What runs in the student's kernel can only change the data it returns.
 
 Protocol (one JSON object per line on stdin/stdout; stdout of the test code is captured, the process's own
-stdout goes to stderr): the executor sends {"op": "run", "source", "name"}; the checker may ask
+stdout goes to stderr): the executor sends {"op": "run", "source", "name", "modules"} (and {"op": "reset"} between notebooks); the checker may ask
 {"op": "export", "names"}, {"op": "call", "name", "args", "errstate"}, {"op": "seed", "value"} and gets {"answer": JSON text}
 or {"failure": reason}; it ends the cell with {"op": "done", "status", "ename", "evalue", "traceback", "stdout",
 "stderr", "awards"}.
@@ -31,6 +34,7 @@ import ast
 import builtins
 import contextlib
 import gc
+import importlib
 import io
 import json
 import os
@@ -194,14 +198,14 @@ class Checker:
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.from_student = {}   # name -> the object the student's kernel gave for it in this cell
 
-    def run(self, source, name):
+    def run(self, source, name, modules=None):
         global _awards
         out, err = io.StringIO(), io.StringIO()
         result = {"status": "ok", "ename": None, "evalue": None, "traceback": []}
         _awards = []
         try:
             tree = ast.parse(source, filename=f"<{name}>")
-            self._fetch(names_read(tree))
+            self._fetch(names_read(tree), modules or {})
             code = compile(tree, f"<{name}>", "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 exec(code, self.namespace)   # noqa: S102 - the instructor's test cell, in the checker
@@ -214,8 +218,14 @@ class Checker:
         return {**result, "stdout": out.getvalue()[:MAX_CAPTURE], "stderr": err.getvalue()[:MAX_CAPTURE],
                 "awards": awards}
 
-    def _fetch(self, names):
+    def _fetch(self, names, modules):
         wanted = [n for n in names if n not in self.namespace]
+        for name in [n for n in wanted if n in modules]:   # the tests' own module names are never the student's
+            try:
+                self.namespace[name] = importlib.import_module(modules[name])
+            except ImportError:
+                continue
+            wanted.remove(name)
         if not wanted:
             return
         answer = _channel.ask({"op": "export", "names": json.dumps(wanted)})
@@ -430,5 +440,6 @@ def main():
             checker = Checker()
             _channel.send({"op": "ready"})
             continue
-        _channel.send({"op": "done", **checker.run(message["source"], message.get("name", "test"))})
+        _channel.send({"op": "done", **checker.run(message["source"], message.get("name", "test"),
+                                                   message.get("modules"))})
 

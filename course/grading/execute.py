@@ -304,15 +304,8 @@ class GradingExecute(Execute):
         if (status == "ok") != after["success"]:
             return self._verdict(grade_id, False, "the execute reply did not match how the cell ended in the "
                                  "kernel (a forged reply)", index, flag=True)
-        if status == "ok" and PARTIAL_CREDIT.search(cell.source):
-            if not after.get("awards"):
-                return self._verdict(grade_id, False, "this partial-credit test awarded nothing "
-                                                      "(helpers.partial_credit was not reached)")
-            fraction = min(1.0, max(0.0, min(after["awards"])))
-            return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
-                                 fraction=fraction)
         if status == "ok":
-            return self._verdict(grade_id, True, "passed")
+            return self._ran_to_the_end(grade_id, cell, after.get("awards"))
         content = self._last_reply["content"]
         return self._verdict(grade_id, False, f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:500])
 
@@ -334,7 +327,8 @@ class GradingExecute(Execute):
                 self._checker = await asyncio.to_thread(checker.acquire, Sandbox(parent=self), self.log,
                                                         self.checker_start_timeout)
             self._checker_busy = True
-            await self._checker.send({"op": "run", "source": cell.source, "name": grade_id})
+            await self._checker.send({"op": "run", "source": cell.source, "name": grade_id,
+                                      "modules": dict(self.guard_aliases)})
             while True:
                 message = await self._checker.receive(deadline - time.monotonic())
                 if message.get("op") == "done":
@@ -362,14 +356,7 @@ class GradingExecute(Execute):
             cell.outputs.append(new_output("error", ename=str(message.get("ename")), evalue=str(message.get("evalue")),
                                            traceback=[str(line) for line in message.get("traceback") or []]))
             return self._verdict(grade_id, False, f"{message.get('ename')}: {message.get('evalue')}"[:500])
-        if PARTIAL_CREDIT.search(cell.source):
-            if not message.get("awards"):
-                return self._verdict(grade_id, False, "this partial-credit test awarded nothing "
-                                                      "(helpers.partial_credit was not reached)")
-            fraction = min(1.0, max(0.0, min(message["awards"])))
-            return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
-                                 fraction=fraction)
-        return self._verdict(grade_id, True, "passed")
+        return self._ran_to_the_end(grade_id, cell, message.get("awards"))
 
     async def _bridge(self, request, deadline):
         """Answer the checker's request by running course.grading.bridge in the student's kernel."""
@@ -420,6 +407,18 @@ class GradingExecute(Execute):
         self._checker_busy = False
 
     # ------------------------------------------------------------------ verdicts, flags, notes
+
+    def _ran_to_the_end(self, grade_id, cell, awards):
+        """The verdict of a test cell that ran without an exception: passed, or for a partial-credit test the
+        smallest share its own code awarded (none: it never reached its award)."""
+        if not PARTIAL_CREDIT.search(cell.source):
+            return self._verdict(grade_id, True, "passed")
+        if not awards:
+            return self._verdict(grade_id, False, "this partial-credit test awarded nothing "
+                                                  "(helpers.partial_credit was not reached)")
+        fraction = min(1.0, max(0.0, min(awards)))
+        return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
+                             fraction=fraction)
 
     def _verdict(self, grade_id, passed, reason, index=None, flag=False, fraction=None):
         verdict = {"passed": bool(passed), "reason": reason}

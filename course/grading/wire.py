@@ -14,6 +14,7 @@ is JSON; what JSON cannot hold is an object with one tag:
 | Keras History | `{"history": {"history": ..., "params": ..., "epoch": ...}}` | a new `keras.callbacks.History` |
 | a function of the notebook | `{"function": name}` | a proxy that calls it in the student's kernel |
 | a module | `{"module": "numpy"}` | the checker's own import of that name |
+| a class of an installed package | `{"class": ["pathlib", "Path"]}` | the checker's own import of it |
 | anything else | `{"unreceivable": "type name"}` | an object that fails every use, naming the type |
 
 Decoding trusts nothing: object arrays, pickles and Lambda layers are refused, sizes are capped (`MAX_BYTES`), and
@@ -120,6 +121,9 @@ def encode(value, functions=(), _depth=0, graph_inputs=None):
             return {"unreceivable": f"a {type_name(value)}"}
     if type(value).__name__ == "module" and isinstance(getattr(value, "__name__", None), str):
         return {"module": value.__name__}
+    if isinstance(value, type) and type(value) is type and value.__module__ not in ("__main__", "builtins") \
+            and "<" not in value.__qualname__:
+        return {"class": [value.__module__, value.__qualname__]}
     for name in functions:
         if callable(value) and getattr(value, "__name__", None) == name:
             return {"function": name}
@@ -248,6 +252,17 @@ def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
             return importlib.import_module(body)
         except ImportError:
             return Unreceivable(f"the module {body!r}, which the grader does not have", name)
+    if tag == "class" and type(body) is list and len(body) == 2 and all(type(b) is str for b in body) \
+            and MODULE_NAME.match(body[0]) and MODULE_NAME.match(body[1]):
+        import importlib
+
+        try:
+            found = importlib.import_module(body[0])
+            for part in body[1].split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            return Unreceivable(f"the class {body[0]}.{body[1]}, which the grader does not have", name)
+        return found if isinstance(found, type) else Unreceivable(f"{body[0]}.{body[1]}, not a class", name)
     if tag == "unreceivable" and type(body) is str:
         return Unreceivable(body[:200], name)
     raise WireError(f"{name}: an unknown tag {tag!r}")
