@@ -42,7 +42,8 @@ def data_dir():
 # are lost under pytest 9, which no longer reads the node id xdist rewrites.)
 SHARED_BATCH_MODULES = {"test_hostile_grading.py", "test_engine.py", "test_intake.py", "test_postgres_gradebook.py",
                         "test_formgrader.py", "test_browser_notebooks.py", "test_hub.py", "test_docs.py",
-                        "test_release.py", "test_exchange.py", "test_lms.py", "test_schedule.py"}
+                        "test_release.py", "test_exchange.py", "test_lms.py", "test_schedule.py",
+                        "test_exchange_rules.py"}   # its Linux accounts: made and removed once, by one worker
 
 
 def batch_of(nodeid):
