@@ -9,6 +9,7 @@ One module per stage of a submission's way (docs/design.md draws the pipeline):
 | `repair` | nbgrader metadata restored by matching the release notebook; unreadable files rejected |
 | `tamper` | student code that reaches for the grading machinery: flags |
 | `sandbox` | bubblewrap around every grading kernel (no network, no course files, limits) |
+| `checker`, `wire`, `bridge` | the trusted checker where test cells run; the data format across; the kernel's side |
 | `guard` | kernel side: undo what student code bent before each test cell; partial credit |
 | `execute` | run the notebook; verdict per test cell; budgets; fresh kernel after a death |
 | `verdict` | points from the verdict, flags into the gradebook |

@@ -1,9 +1,9 @@
 """Stage *execute*, part 3: the trusted checker, a process where no student code ever runs.
 
-For an exercise graded through the checker (`GradingExecute.checker_exercises`), the executor never sends a test
-cell to the student's kernel. It sends it here, the checker process (`main`), started in a sandbox of its own
-and given a fresh namespace for each notebook, which runs the cell's code (visible and hidden tests) in its own namespace with its own NumPy,
-Keras and `course.helpers`:
+For an exercise graded through the checker (any not in `GradingExecute.in_kernel_exercises`), the executor never
+sends a test cell to the student's kernel. It sends it here, the checker process (`main`), started in a sandbox of
+its own and given a fresh namespace for each notebook, which runs the cell's code (visible and hidden tests) with
+its own NumPy, Keras and `course.helpers`:
 
 - the tests' module names (`GradingExecute.guard_aliases`: `np`, `helpers`, `keras`, `layers`, `math`) are the
   checker's own imports, whatever the notebook bound to them;

@@ -4,12 +4,17 @@
 with it, for every submission:
 
 - the kernel runs in the bubblewrap sandbox (`course.grading.sandbox`);
-- before each auto-graded test cell the guard (`course.grading.guard`) undoes what student code
-  bent; after it, the guard says from inside the kernel whether the cell raised, and whether
-  anything was bent while it ran. The cell's **verdict** (kept in the notebook's grading record
-  and used by `course.grading.verdict.SaveVerdicts`) is: passed if and only if the execute reply
-  says "ok", the kernel agrees, and nothing was bent. Printed text, displayed values and stderr
-  never count;
+- each auto-graded test cell runs in the trusted checker (`course.grading.checker`), never in the
+  student's kernel, which only answers for its names and runs its functions on plain data
+  (`course.grading.bridge`, `course.grading.wire`). The cell's **verdict** (kept in the notebook's
+  grading record and used by `course.grading.verdict.SaveVerdicts`) is decided there: passed if and
+  only if the test's code ran to the end. Printed text, displayed values and stderr never count.
+  Before each test cell the guard (`course.grading.guard`) still undoes what student code bent,
+  which flags the submission;
+- for an exercise in `in_kernel_exercises` the test cell runs in the kernel instead: the guard undoes
+  what student code bent before it, and after it says from inside the kernel whether the cell raised
+  and whether anything was bent while it ran; passed if and only if the execute reply says "ok", the
+  kernel agrees, and nothing was bent;
 - test cells run without being stored in IPython's history (`In`, `_ih`), and the guard forgets
   their source afterwards, so later cells cannot print hidden tests;
 - time: each cell gets the exercise's budget, derived from the solution's own run time
