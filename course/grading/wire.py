@@ -98,12 +98,13 @@ def encode(value, functions=(), _depth=0, graph_inputs=None):
         if isinstance(value, np.generic) and not isinstance(value, np.object_):
             return {"scalar": [str(value.dtype), _npy(np.asarray(value))]}
     if type(value) is list:
-        return [encode(item, functions, _depth + 1) for item in value]
+        return [encode(item, functions, _depth + 1, graph_inputs) for item in value]
     if type(value) in (tuple, set, frozenset):
         tag = "tuple" if type(value) is tuple else "set"
-        return {tag: [encode(item, functions, _depth + 1) for item in value]}
+        return {tag: [encode(item, functions, _depth + 1, graph_inputs) for item in value]}
     if type(value) is dict:
-        return {"dict": [[encode(k, functions, _depth + 1), encode(v, functions, _depth + 1)] for k, v in value.items()]}
+        return {"dict": [[encode(k, functions, _depth + 1), encode(v, functions, _depth + 1, graph_inputs)]
+                         for k, v in value.items()]}
     keras = sys.modules.get("keras")
     if keras is not None:
         if isinstance(value, keras.KerasTensor):
