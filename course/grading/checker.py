@@ -31,6 +31,7 @@ or {"failure": reason}; it ends the cell with {"op": "done", "status", "ename", 
 from __future__ import annotations
 
 import ast
+import atexit
 import builtins
 import contextlib
 import gc
@@ -378,12 +379,11 @@ class CheckerProcess:
 
 
 _kept = {}   # the checker this grading process reuses, by its sandbox settings
+atexit.register(lambda: [process.stop() for process in _kept.values()])
 
 
 def acquire(sandbox, log, timeout=120):
     """A ready checker with a fresh namespace: the one this process already runs, or a new one."""
-    import atexit
-
     key = (sandbox.enabled, sandbox.bwrap, sandbox.tmp_size, sandbox.memory_limit)
     process = _kept.pop(key, None)
     if process is not None and process.alive() and process.notebooks < process.max_notebooks:
@@ -397,8 +397,6 @@ def acquire(sandbox, log, timeout=120):
         process.stop()
     process = CheckerProcess(sandbox, log).start(timeout)
     process.notebooks = 1
-    if not _kept:
-        atexit.register(lambda: [p.stop() for p in _kept.values()])
     _kept[key] = process
     return process
 
