@@ -280,25 +280,18 @@ class CheckerProcess:
     def start(self, timeout):
         import shutil
         import subprocess
-        import tempfile
-        from pathlib import Path
 
         from .sandbox import grader_package
 
-        base = tempfile.gettempdir() if len(tempfile.gettempdir()) < 40 else "/tmp"
-        self._private = Path(tempfile.mkdtemp(prefix="dl-checker-", dir=base))
+        self._private = self.sandbox.private_folder("dl-checker-")
         # imported by name (not run as __main__), so that course.helpers.partial_credit finds this module's award
         command = [sys.executable, "-c", "from course.grading.checker import main; main()"]
         env = dict(os.environ)
         if self.sandbox.enabled:
-            sockdir, workdir, home = (self._private / name for name in ("s", "work", "home"))
-            for folder in (sockdir, workdir, home / ".cache", home / ".config/matplotlib", home / ".keras/datasets"):
-                folder.mkdir(parents=True)
-            uid = self.sandbox.uid_base + os.getpid() % 100000 if os.geteuid() == 0 else None
-            if uid is not None:
-                for path in [self._private, *self._private.rglob("*")]:
-                    os.chown(path, uid, uid)
-            command = self.sandbox.command(command, workdir, sockdir, home, env, uid=uid)
+            uid = self.sandbox.uid()
+            self.sandbox.hand_over(self._private, uid)
+            command = self.sandbox.command(command, *(self._private / name for name in ("work", "s", "home")), env,
+                                           uid=uid)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(grader_package().parent), env.get("PYTHONPATH")) if p)

@@ -146,6 +146,31 @@ class Sandbox(Configurable):
                 kept.append(path)
         return kept
 
+    # ------------------------------------------------------------------ a sandbox's own folders and user
+
+    @staticmethod
+    def private_folder(prefix):
+        """A new folder for one sandboxed process: `s/` (connection file and sockets), `work/` (its working
+        directory) and `home/` with the caches IPython, matplotlib and Keras write. Kept short: Unix socket paths
+        are limited to about 100 characters."""
+        base = tempfile.gettempdir() if len(tempfile.gettempdir()) < 40 else "/tmp"
+        private = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+        for folder in ("s", "work", "home/.cache", "home/.config/matplotlib", "home/.keras/datasets"):
+            (private / folder).mkdir(parents=True)
+        return private
+
+    def uid(self):
+        """The unprivileged uid a sandboxed process drops to when grading as root (None otherwise): one per grading
+        process, so that the process limit counts only its own processes."""
+        return self.uid_base + os.getpid() % 100000 if os.geteuid() == 0 else None
+
+    @staticmethod
+    def hand_over(private, uid):
+        """Give a private folder to the uid its process runs as (nothing to do when not grading as root)."""
+        if uid is not None:
+            for path in [private, *private.rglob("*")]:
+                os.chown(path, uid, uid)
+
     # ------------------------------------------------------------------ the command line
 
     def command(self, kernel_cmd, workdir, sockdir, home, env, uid=None):
@@ -276,29 +301,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         problem = bwrap_problem(self.sandbox.bwrap)
         if problem:
             raise SandboxUnavailable(f"Grading stopped: {problem}. To grade, {INSTALL_HINT}.")
-        # Unix socket paths are limited to about 100 characters: keep the folder short.
-        base = tempfile.gettempdir() if len(tempfile.gettempdir()) < 40 else "/tmp"
-        self._private = Path(tempfile.mkdtemp(prefix="dl-kernel-", dir=base))
-        sockdir, workdir, home = self._private / "s", self._private / "work", self._private / "home"
-        sockdir.mkdir()
-        for folder in (".cache", ".config/matplotlib", ".keras/datasets"):
-            (home / folder).mkdir(parents=True)
+        self._private = self.sandbox.private_folder("dl-kernel-")
+        sockdir, workdir = self._private / "s", self._private / "work"
         copy_submission_files(Path(kw.get("cwd") or os.getcwd()), workdir)
         self.ip = str(sockdir / "k")
         self.connection_file = str(sockdir / "connection.json")
         self.death_reason = None
         return await super()._async_pre_start_kernel(**kw)
 
-    def sandbox_uid(self):
-        """The unprivileged uid a kernel drops to when grading as root (None otherwise)."""
-        return self.sandbox.uid_base + os.getpid() % 100000 if os.geteuid() == 0 else None
-
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         sockdir, workdir, home = self._private / "s", self._private / "work", self._private / "home"
-        uid = self.sandbox_uid()
-        if uid is not None:
-            for path in [self._private, *self._private.rglob("*")]:
-                os.chown(path, uid, uid)
+        uid = self.sandbox.uid()
+        self.sandbox.hand_over(self._private, uid)
         env = dict(kw.get("env") or os.environ)
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         kw["cwd"] = str(self._private)
