@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import os
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -123,7 +124,8 @@ def test_an_exception_of_student_code_is_the_same_builtin_class_with_the_student
 
 
 class RecordingExecute(GradingExecute):
-    """GradingExecute that keeps every request it sends to the student's kernel."""
+    """GradingExecute that keeps every request it sends to the student's kernel (execute requests and input
+    replies)."""
 
     sent = []
 
@@ -136,6 +138,13 @@ class RecordingExecute(GradingExecute):
             return execute(code, *args, **kwargs)
 
         kc.execute = recording
+        reply = kc.input
+
+        def recording_reply(value):   # requests while the kernel serves them on its input channel
+            self.sent.append(value)
+            return reply(value)
+
+        kc.input = recording_reply
         return kc
 
 
@@ -158,8 +167,105 @@ def test_no_line_of_a_hidden_test_reaches_the_students_kernel(data_dir, tmp_path
 
 
 def test_an_argument_that_is_not_data_is_named_instead_of_sent():
-    with pytest.raises(wire.WireError, match="Generator is not data"):
-        wire.dumps([[np.random.default_rng(0)], {}], strict=True)
+    import threading
+
+    with pytest.raises(wire.WireError, match="lock is not data"):
+        wire.dumps([[threading.Lock()], {}], strict=True)
+
+
+def test_a_generator_crosses_in_its_state_and_the_tests_generator_advances_as_the_students_did():
+    test_rng = np.random.default_rng(5)
+    students = wire.loads(wire.dumps(test_rng, strict=True))
+    assert type(students) is np.random.Generator and students is not test_rng
+    drawn = students.choice(3, p=[0.5, 0.3, 0.2])
+    checker.sync(test_rng, wire.loads(wire.dumps(students)))
+    assert test_rng.bit_generator.state == students.bit_generator.state
+    assert int(np.random.default_rng(5).choice(3, p=[0.5, 0.3, 0.2])) == int(drawn)
+    with pytest.raises(wire.WireError, match="unknown kind"):
+        wire.loads('{"generator": {"dict": [["bit_generator", "os.system"]]}}')
+
+
+def test_keras_callbacks_cross_with_their_settings_and_a_schedule_as_a_handle_to_call_back():
+    import keras
+
+    handles = []
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** epoch)
+    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    backup = keras.callbacks.ModelCheckpoint("/tmp/run.keras", save_best_only=True)
+
+    def handle(value):
+        handles.append(value)
+        return {"function": f"#{len(handles)}"}
+
+    text = json.dumps(wire.encode([schedule, stopping, backup], other=handle))
+    called = []
+    back = wire.loads(text, proxy=lambda name: lambda *args: called.append((name, args)) or 0.05)
+    assert [type(cb).__name__ for cb in back] == ["LearningRateScheduler", "EarlyStopping", "ModelCheckpoint"]
+    assert handles == [schedule.schedule] and back[0].schedule(3) == 0.05 and called == [("#1", (3,))]
+    assert (back[1].monitor, back[1].patience, back[1].restore_best_weights) == ("val_loss", 2, True)
+    assert back[2].filepath == "/tmp/run.keras" and back[2].save_best_only
+    assert wire.loads(wire.dumps(Path("/tmp/x.keras"))) == Path("/tmp/x.keras")
+    with pytest.raises(wire.WireError, match="unknown tag"):
+        wire.loads('{"keras_callback": ["LambdaCallback", {"dict": []}]}')
+
+
+NO_ARGUMENTS = json.dumps(wire.encode([[], {}]))   # a call without arguments, as the bridge sends it
+
+
+def _tests_own(source, name):
+    """An object made by test code (its module is the checker namespace's __main__)."""
+    namespace = {"__name__": "__main__"}
+    exec(source, namespace)   # noqa: S102 - test material
+    return namespace[name]
+
+
+class ScriptedKernel(checker.Channel):
+    """Stands in for the executor and the student's kernel: each reply is made by a function of the last message."""
+
+    def __init__(self, script):
+        self.script, self.sent = list(script), []
+
+    def send(self, message):
+        self.sent.append(message)
+
+    def receive(self):
+        return self.script.pop(0)(self.sent[-1])
+
+
+def test_the_students_code_reaches_the_tests_objects_only_through_their_public_attributes():
+    clock = _tests_own("class Clock:\n    calls = 0\n    def read(self):\n        self.calls += 1\n"
+                       "        return float(self.calls)\n", "Clock")()
+    reference = checker.remote_of(clock)["remote"]
+    method = checker.serve_callback({"op": "getattr", "id": reference[0], "attr": "read"})["result"]
+    assert "remote" in method and method["remote"][1] == "function"
+    assert checker.serve_callback({"op": "invoke", "id": method["remote"][0], "args": NO_ARGUMENTS}) == {"result": 1.0}
+    assert clock.calls == 1
+    for attribute in ("__class__", "__dict__", "_secret", "__init__"):
+        answer = checker.serve_callback({"op": "getattr", "id": reference[0], "attr": attribute})
+        assert answer["error"][0] == "AttributeError", answer
+    function = _tests_own("def f():\n    return print\n", "f")
+    handle = checker.remote_of(function)["remote"][0]
+    assert "__globals__" in checker.serve_callback({"op": "getattr", "id": handle, "attr": "__globals__"})["error"][1]
+    assert checker.serve_callback({"op": "invoke", "id": handle, "args": NO_ARGUMENTS}) == \
+        {"result": {"unreceivable": "a builtin_function_or_method"}}
+    assert checker.remote_of(np.mean) is None and checker.remote_of(print) is None
+    checker._remotes.clear()
+
+
+def test_a_check_inside_the_tests_object_fails_the_cell_even_when_the_students_code_catches_it(monkeypatch):
+    """The student's time_it catches the AssertionError that the test's clock raised and returns 1.0."""
+    channel = ScriptedKernel([
+        lambda asked: {"answer": json.dumps({"values": {"time_it": {"function": "time_it"}}})},
+        lambda call: {"callback": {"op": "invoke", "id": json.loads(call["args"])[0][0]["remote"][0],
+                                   "args": NO_ARGUMENTS}},
+        lambda done: {"answer": json.dumps({"result": 1.0, "args": None})},
+    ])
+    monkeypatch.setattr(checker, "_channel", channel)
+    result = checker.Checker().run("def clock():\n    assert False, 'read the clock twice per repeat'\n"
+                                   "assert time_it(clock) == 1.0\n", "test_time_it", {})
+    assert result["status"] == "error" and result["ename"] == "AssertionError", result
+    assert "read the clock twice per repeat" in result["evalue"]
+    assert channel.sent[2]["reply"]["error"][0] == "AssertionError"   # the student's code got the exception too
 
 
 def test_a_block_built_on_a_tests_keras_input_comes_back_as_layers_on_that_input():

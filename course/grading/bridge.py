@@ -13,6 +13,12 @@ and the checker believes only data (which it checks like any return value).
   a function that changed its input), or the exception it raised with the student's own traceback.
 - `seed(value)`: `helpers.set_seed(value)` here too, so that a test that seeds before calling student code gets the
   same numbers as in the notebook.
+
+A callable that is not a name of the notebook (a lambda a function returned, a `LearningRateScheduler`'s schedule)
+crosses as a handle ("#3") that the checker can call back. An object of the test's own (a fake clock, a model-like
+recorder, a function the test wrote) arrives as a `Remote`: using it asks the checker through the kernel's input
+channel (`raw_input`), which the executor forwards; while it waits, the checker may in turn call the notebook's
+functions here (its requests come back as the input's reply, `{"do": ...}`).
 """
 
 import json
@@ -28,9 +34,107 @@ def _namespace():
     return get_ipython().user_ns
 
 
+_handles = {}   # "#n" -> a callable the checker holds a handle to
+
+
 def _functions(namespace):
     return [name for name, value in list(namespace.items()) if callable(value) and not name.startswith("_")
             and type(value).__name__ in ("function", "builtin_function_or_method", "partial")]
+
+
+def _handle(value):
+    """A handle for a callable of this kernel that is not a name of the notebook (None for anything else)."""
+    if isinstance(value, Remote):   # the test's own object goes back as itself
+        return {"remote": list(value._reference)}
+    if not callable(value) or isinstance(value, type):
+        return None
+    for key, known in _handles.items():
+        if known is value:
+            return {"function": key}
+    key = f"#{len(_handles) + 1}"
+    _handles[key] = value
+    return {"function": key}
+
+
+def _resolve(name, namespace):
+    return _handles.get(name) if name.startswith("#") else namespace.get(name)
+
+
+class Remote:
+    """An object of the test's, in the checker: its attributes and calls are asked for there."""
+
+    __slots__ = ("_reference",)
+
+    def __init__(self, reference):
+        object.__setattr__(self, "_reference", reference)
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return _ask({"op": "getattr", "id": self._reference[0], "attr": attribute})
+
+    def __call__(self, *args, **kwargs):
+        return _ask({"op": "invoke", "id": self._reference[0], "args": _encoded([list(args), kwargs])})
+
+    def __repr__(self):
+        return f"<the test's {self._reference[1]}>"
+
+
+def _do(request):
+    """Run one of the checker's requests here; its answer (a JSON text)."""
+    request = request if isinstance(request, dict) else {}
+    op = request.get("op")
+    if op == "call":
+        return call(str(request.get("name", "")), str(request.get("args", "[[], {}]")), str(request.get("errstate", "{}")))
+    if op == "export":
+        return export(str(request.get("names", "[]")))
+    if op == "seed":
+        return seed(int(request.get("value", 0)))
+    return _set({"error": ["RuntimeError", f"unknown request {str(op)[:40]!r}", []]})
+
+
+def serve():
+    """Serve the checker's requests for one test cell on the kernel's input channel: each reply to an input
+    request is the next request ({"do": ...}), each input request carries the last answer, until {"stop": ...}.
+    One execute request for the whole cell instead of one per call."""
+    from IPython import get_ipython
+
+    kernel = get_ipython().kernel
+    text = kernel.raw_input(json.dumps({"serving": True}))
+    while True:
+        reply = json.loads(text)
+        if not isinstance(reply, dict) or "do" not in reply:
+            return "stopped"
+        text = kernel.raw_input(json.dumps({"answer": _do(reply["do"])}))
+
+
+def _encoded(value):
+    namespace = _namespace()
+    return json.dumps(wire.encode(value, _functions(namespace), other=_handle))
+
+
+def _ask(message):
+    """Ask the checker (through the executor, as the kernel's input request); run what it asks meanwhile."""
+    import builtins
+
+    from IPython import get_ipython
+
+    kernel = get_ipython().kernel
+    text = kernel.raw_input(json.dumps({"callback": message}))
+    while True:
+        reply = json.loads(text)
+        if "do" in reply:   # the checker calls into the notebook while the test's object runs
+            text = kernel.raw_input(json.dumps({"answer": _do(reply["do"])}))
+            continue
+        if "error" in reply:
+            ename, evalue = (list(reply["error"]) + ["", ""])[:2]
+            cls = getattr(builtins, str(ename), None)
+            if not (isinstance(cls, type) and issubclass(cls, Exception)):
+                cls = RuntimeError
+            raise cls(str(evalue))
+        namespace = _namespace()
+        return wire.decode(reply.get("result"), proxy=lambda other: _resolve(other, namespace),
+                           name="the test's answer", remote=Remote)
 
 
 def _set(value):
@@ -50,7 +154,7 @@ def export(names):
         if name in namespace:
             value = namespace[name]
             try:
-                found[name] = wire.encode(value, [name] if name in functions else ())
+                found[name] = wire.encode(value, [name] if name in functions else (), other=_handle)
             except Exception as error:   # noqa: BLE001 - the value cannot be sent: say what it is
                 found[name] = {"unreceivable": f"a {wire.type_name(value)} ({type(error).__name__}: {error})"}
             if isinstance(found[name], dict) and "unreceivable" in found[name] and callable(value) \
@@ -61,12 +165,12 @@ def export(names):
 
 def call(name, args, errstate="{}"):
     namespace = _namespace()
-    function = namespace.get(name)
+    function = _resolve(name, namespace)
     if not callable(function):
         return _set({"error": ["NameError", f"name {name!r} is not defined in the notebook", []]})
     inputs = []   # keras.Input tensors made for the call: a Keras tensor result crosses as the model from them
-    positional, keywords = wire.loads(args, proxy=lambda other: namespace[other], name="the arguments",
-                                      inputs=inputs)
+    positional, keywords = wire.loads(args, proxy=lambda other: _resolve(other, namespace), name="the arguments",
+                                      inputs=inputs, remote=Remote)
     try:
         with _errstate(errstate):
             result = function(*positional, **keywords)
@@ -75,8 +179,8 @@ def call(name, args, errstate="{}"):
         return _set({"error": [type(error).__name__, str(error)[:2000], [line[:2000] for line in frames[-12:]]]})
     functions = _functions(namespace)
     try:
-        return _set({"result": wire.encode(result, functions, graph_inputs=inputs),
-                     "args": wire.encode([positional, keywords], functions)})
+        return _set({"result": wire.encode(result, functions, graph_inputs=inputs, other=_handle),
+                     "args": wire.encode([positional, keywords], functions, other=_handle)})
     except Exception as error:   # noqa: BLE001
         return _set({"result": {"unreceivable": f"a {wire.type_name(result)} ({type(error).__name__}: {error})"},
                      "args": None})

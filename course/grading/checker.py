@@ -16,7 +16,12 @@ its own NumPy, Keras and `course.helpers`:
   function did); the call runs under the test's `np.errstate`; an exception of the student's code is raised here as the same built-in exception class with
   the student's message and traceback;
 - `helpers.set_seed` also seeds the student's kernel; `helpers.partial_credit` awards points only here, where
-  student code cannot reach.
+  student code cannot reach;
+- an argument that is the test's own and not data (a function the test wrote, an object of a class it defined:
+  a fake clock, a model-like recorder) stays here: the student's kernel gets a reference, and each use of it
+  comes back as a request (`serve_callback`: a public attribute, or a call) while the checker waits for the
+  call's answer; serving it may call the notebook's functions in turn. An `AssertionError` raised inside fails
+  the cell, whatever the student's code does with it.
 
 The verdict is decided here: the cell passed if its code ran to the end, and a partial-credit cell earned the
 smallest share it awarded. What runs in the student's kernel can only change the data it returns.
@@ -24,7 +29,8 @@ smallest share it awarded. What runs in the student's kernel can only change the
 Protocol (one JSON object per line on stdin/stdout; stdout of the test code is captured, the process's own
 stdout goes to stderr): the executor sends {"op": "run", "source", "name", "modules"} (and {"op": "reset"} between notebooks); the checker may ask
 {"op": "export", "names"}, {"op": "call", "name", "args", "errstate"}, {"op": "seed", "value"} and gets {"answer": JSON text}
-or {"failure": reason}; it ends the cell with {"op": "done", "status", "ename", "evalue", "traceback", "stdout",
+or {"failure": reason}, or first {"callback": request} for each use of a test object, which it answers with
+{"op": "callback_done", "reply"}; it ends the cell with {"op": "done", "status", "ename", "evalue", "traceback", "stdout",
 "stderr", "awards"}.
 """
 
@@ -41,12 +47,15 @@ import json
 import os
 import sys
 import traceback
+import types
 
 from course.grading import wire
 
 MAX_CAPTURE = 200_000   # characters of a test cell's printed output
 _awards = None          # the running cell's partial-credit awards (None between cells)
 _channel = None
+_remotes = {}           # id -> an object of the test's that the student's kernel holds a reference to (this cell)
+_callback_failures = []  # checks that failed inside the test's objects while student code used them
 
 
 class GradingStopped(BaseException):
@@ -78,9 +87,13 @@ class Channel:
         return json.loads(line) if line else None
 
     def ask(self, message):
-        """Send a request; the answer's decoded JSON, or GradingStopped with the executor's reason."""
+        """Send a request; the answer's decoded JSON, or GradingStopped with the executor's reason. While the
+        student's code runs, it may use the test's objects: those requests are served here in between."""
         self.send(message)
         reply = self.receive()
+        while isinstance(reply, dict) and "callback" in reply:
+            self.send({"op": "callback_done", "reply": serve_callback(reply["callback"])})
+            reply = self.receive()
         if reply is None:
             raise GradingStopped("the grader went away")
         if "failure" in reply:
@@ -105,6 +118,74 @@ def student_error(ename, evalue, frames):
     return error
 
 
+def _test_made(value):
+    """Whether `value` is a function, an object or a bound method that the test cells made (the only things of
+    the checker that the student's kernel may hold references to)."""
+    if isinstance(value, types.MethodType):
+        return _test_made(value.__self__)
+    if isinstance(value, types.FunctionType):
+        return value.__module__ == "__main__"
+    return not isinstance(value, type) and type(value).__module__ == "__main__"
+
+
+def remote_of(value):
+    """The reference that the student's kernel gets for an object of the test's (None for anything else)."""
+    if not _test_made(value):
+        return None
+    for key, known in _remotes.items():
+        if known is value:
+            break
+    else:
+        key = len(_remotes) + 1
+        _remotes[key] = value
+    kind = "function" if isinstance(value, (types.FunctionType, types.MethodType)) else type(value).__name__
+    return {"remote": [key, kind]}
+
+
+def remote_lookup(reference):
+    found = _remotes.get(reference[0])
+    return found if found is not None else wire.Unreceivable("a reference to an object the test no longer has")
+
+
+def serve_callback(request):
+    """Student code used an object of the test's: read one of its public attributes, or call it. What it asks
+    is data; what it gets is data or another reference. A failed check inside fails the test cell whatever the
+    student's code does with the exception."""
+    try:
+        if not isinstance(request, dict) or not isinstance(request.get("id"), int):
+            raise TypeError("not a request")
+        target = _remotes.get(request["id"])
+        if target is None:
+            raise ReferenceError("an object the test no longer has")
+        if request.get("op") == "getattr":
+            attribute = request.get("attr")
+            if not isinstance(attribute, str) or not attribute.isidentifier() or attribute.startswith("_"):
+                raise AttributeError(f"the test's objects have no attribute {str(attribute)[:60]!r} for your code")
+            value = getattr(target, attribute)
+        elif request.get("op") == "invoke" and callable(target):
+            decoded = wire.loads(request.get("args"), Proxy, "the arguments your code passed", remote=remote_lookup)
+            if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], list)
+                    and isinstance(decoded[1], dict) and all(isinstance(k, str) for k in decoded[1])):
+                raise TypeError("the arguments were not sent as [args, kwargs]")
+            value = target(*decoded[0], **decoded[1])
+        else:
+            raise TypeError("not a request")
+        return {"result": wire.encode(value, other=remote_of)}
+    except GradingStopped:
+        raise
+    except Exception as error:   # noqa: BLE001 - the test's object raised: student code gets the exception
+        if isinstance(error, AssertionError):
+            _callback_failures.append(error)
+        return {"error": [type(error).__name__, str(error)[:2000]]}
+
+
+def _raise_callback_failure():
+    if _callback_failures:
+        error = _callback_failures[0]
+        _callback_failures.clear()
+        raise error
+
+
 class Proxy:
     """A function of the student's notebook: called here, run there, on plain data."""
 
@@ -112,17 +193,19 @@ class Proxy:
         self.__name__ = self.__qualname__ = name
 
     def __repr__(self):
-        return f"<your function {self.__name__}>"
+        return f"<your function {self.__name__}>" if not self.__name__.startswith("#") else "<a function of yours>"
 
     def __call__(self, *args, **kwargs):
         name = self.__name__
         try:
-            payload = wire.dumps([list(args), kwargs], functions=_proxy_names(args, kwargs), strict=True)
+            payload = wire.dumps([list(args), kwargs], functions=_proxy_names(args, kwargs), strict=True,
+                                 other=remote_of)
         except wire.WireError as error:
             raise ValueError(f"the test could not send these arguments to {name}: {error}") from None
         numpy = sys.modules.get("numpy")   # a test's np.errstate holds for the call too
         errstate = json.dumps(numpy.geterr() if numpy is not None else {})
         answer = _channel.ask({"op": "call", "name": name, "args": payload, "errstate": errstate})
+        _raise_callback_failure()
         if not isinstance(answer, dict):
             raise StudentCodeError(f"{name} did not answer")
         if "error" in answer:
@@ -130,9 +213,9 @@ class Proxy:
             raise student_error(ename, evalue, frames if isinstance(frames, list) else [])
         keras = sys.modules.get("keras")
         inputs = [a for a in [*args, *kwargs.values()] if keras is not None and isinstance(a, keras.KerasTensor)]
-        result = wire.decode(answer.get("result"), Proxy, f"what {name} returned", inputs=inputs)
+        result = wire.decode(answer.get("result"), Proxy, f"what {name} returned", inputs=inputs, remote=remote_lookup)
         if answer.get("args") is not None:
-            after = wire.decode(answer["args"], Proxy, f"the arguments of {name} after the call")
+            after = wire.decode(answer["args"], Proxy, f"the arguments of {name} after the call", remote=remote_lookup)
             if isinstance(after, list) and len(after) == 2:
                 for before, now in zip(args, after[0]):
                     sync(before, now)
@@ -170,12 +253,32 @@ def sync(before, after):
                 sync(b, a)
         else:
             before[:] = after
+    elif isinstance(before, np.random.Generator) and isinstance(after, np.random.Generator):
+        if type(before.bit_generator) is type(after.bit_generator):
+            before.bit_generator.state = after.bit_generator.state
     elif "keras" in sys.modules and isinstance(before, sys.modules["keras"].Model) \
             and isinstance(after, sys.modules["keras"].Model):
         try:
             before.set_weights(after.get_weights())
         except ValueError:
-            pass   # another architecture: the test reads the returned model, not this one
+            return   # another architecture: the test reads the returned model, not this one
+        _sync_optimizer(before, after)
+
+
+def _sync_optimizer(before, after):
+    """The optimizer's state too (its step count, its rate, its moments), when both models have one built."""
+    mine, theirs = getattr(before, "optimizer", None), getattr(after, "optimizer", None)
+    if mine is None or theirs is None or not getattr(theirs, "built", False):
+        return
+    try:
+        if not mine.built:
+            mine.build(before.trainable_variables)
+        if len(mine.variables) == len(theirs.variables):
+            for variable, value in zip(mine.variables, theirs.variables):
+                if tuple(variable.shape) == tuple(value.shape):
+                    variable.assign(value)
+    except Exception:   # noqa: BLE001 - another optimizer: the weights are what the test reads
+        pass
 
 
 def _syncable(before, after):
@@ -204,17 +307,21 @@ class Checker:
         out, err = io.StringIO(), io.StringIO()
         result = {"status": "ok", "ename": None, "evalue": None, "traceback": []}
         _awards = []
+        _callback_failures.clear()
         try:
             tree = ast.parse(source, filename=f"<{name}>")
             self._fetch(names_read(tree), modules or {})
             code = compile(tree, f"<{name}>", "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 exec(code, self.namespace)   # noqa: S102 - the instructor's test cell, in the checker
+            _raise_callback_failure()   # a check inside the test's objects failed, and student code caught it
         except (Exception, GradingStopped) as error:   # noqa: BLE001 - a failed test is a result
             result = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:2000],
                       "traceback": _traceback(error)}
         finally:
             awards, _awards = _awards, None
+            _remotes.clear()
+            _callback_failures.clear()
         self._forget_student_values()
         return {**result, "stdout": out.getvalue()[:MAX_CAPTURE], "stderr": err.getvalue()[:MAX_CAPTURE],
                 "awards": awards}
@@ -234,7 +341,7 @@ class Checker:
         for name in wanted:
             if name in values:
                 try:
-                    value = wire.decode(values[name], Proxy, name)
+                    value = wire.decode(values[name], Proxy, name, remote=remote_lookup)
                 except (wire.WireError, TypeError) as error:
                     value = wire.Unreceivable(f"a value the grader could not read ({error})", name)
                 self.namespace[name] = self.from_student[name] = value

@@ -11,7 +11,10 @@ with it, for every submission:
   only if the test's code ran to the end. Printed text, displayed values and stderr never count.
   Before each test cell the guard (`course.grading.guard`) still undoes what student code bent,
   which flags the submission;
-- for an exercise in `in_kernel_exercises` the test cell runs in the kernel instead: the guard undoes
+- while the student's code runs for the checker, it may use the test's own objects (a fake clock, a
+  model-like recorder, a function the test wrote): each use arrives as an input request of the
+  kernel and is answered by the checker, which may call the notebook's functions meanwhile;
+- for an exercise in `in_kernel_exercises` (none by default) the test cell runs in the kernel instead: the guard undoes
   what student code bent before it, and after it says from inside the kernel whether the cell raised
   and whether anything was bent while it ran; passed if and only if the execute reply says "ok", the
   kernel agrees, and nothing was bent;
@@ -118,14 +121,11 @@ class GradingExecute(Execute):
                           "layers": "keras.layers", "math": "math"},
                          help="Notebook names that must refer to these modules in test cells.").tag(config=True)
 
-    in_kernel_exercises = List(Unicode(), ["ex05_optimization", "ex06_gpu",
-                                           "ex09_lstm_autocomplete", "ex11_char_rnn"],
-                               help="Exercises whose test cells still run in the student's kernel under the guard: "
-                                    "their tests hand student code objects that cannot cross as data (callbacks, "
-                                    "functions a test made, NumPy random generators, model-like stand-ins, a "
-                                    "patched fit). Every "
-                                    "other exercise is decided by the trusted checker "
-                                    "(course.grading.checker).").tag(config=True)
+    in_kernel_exercises = List(Unicode(), [],
+                               help="Exercises whose test cells run in the student's kernel under the guard "
+                                    "instead of the trusted checker (course.grading.checker): an escape hatch "
+                                    "for an instructor's test that must share objects with student code by "
+                                    "identity. None of the course's exercises needs it.").tag(config=True)
     checker_start_timeout = Integer(120, help="Seconds the checker process has to start.").tag(config=True)
 
     raise_on_iopub_timeout = Bool(False, help="A late IOPub message (a flood of output) must not end "
@@ -145,7 +145,8 @@ class GradingExecute(Execute):
         self._student = resources.get("nbgrader", {}).get("student", "")
         self._cell_budget, self._notebook_budget = self.budgets(exercise)
         self._use_checker = exercise not in self.in_kernel_exercises
-        self._checker, self._checker_busy = None, False
+        self._checker, self._checker_busy, self._kernel_waiting, self._serving = None, False, False, None
+        self._serve_refused = False
         self._checker_s = self._bridge_s = 0.0   # seconds in test cells through the checker / in the kernel's calls
         record = records.record(nb)
         record["verdicts"] = {}
@@ -339,8 +340,11 @@ class GradingExecute(Execute):
                 if message.get("op") == "done":
                     break
                 await self._checker.send(await self._bridge(message, deadline))
+            await self._stop_serving()
             self._checker_busy = False
         except CheckerStopped as error:
+            if str(error) != "timeout":
+                await self._stop_serving()
             self._discard_checker()
             if str(error) == "timeout":
                 reason = f"this cell ran longer than its time budget of {budget} s and was stopped"
@@ -364,7 +368,12 @@ class GradingExecute(Execute):
         return self._ran_to_the_end(grade_id, cell, message.get("awards"))
 
     async def _bridge(self, request, deadline):
-        """Answer the checker's request by running course.grading.bridge in the student's kernel."""
+        """Answer the checker's request by running course.grading.bridge in the student's kernel.
+
+        The request runs as the user expression of an empty execute request (no cell machinery runs), or, when
+        the kernel is waiting inside a call to one of the test's objects (`bridge.Remote`), as the reply to that
+        input request. While it runs, student code may use the test's objects: each use arrives as an input
+        request, goes to the checker, and its answer goes back as the input reply."""
         op = request.get("op")
         if op == "export":
             code = f"{BRIDGE}.export({str(request.get('names'))!r})"
@@ -376,12 +385,109 @@ class GradingExecute(Execute):
         else:
             return {"failure": f"unknown request {op!r}"}
         started = time.monotonic()
-        try:   # an empty cell with the call as its user expression: no cell machinery runs in the kernel
-            reply = await self._hidden("", timeout=max(0.1, deadline - started), user_expressions={"a": code})
+        try:
+            if not self._kernel_waiting and self._serving is None and not self._serve_refused:
+                await self._start_serving(deadline)
+            if self._kernel_waiting:
+                msg_id = None
+                await self._reply_input({"do": {key: request.get(key) for key in
+                                                ("op", "names", "name", "args", "errstate", "value")}})
+            else:
+                msg_id = await _maybe_await(self.kc.execute("", silent=True, store_history=False, allow_stdin=True,
+                                                            user_expressions={"a": code}, stop_on_error=False))
+            while True:
+                kind, msg = await self._kernel_event(msg_id or self._serving, deadline)
+                if kind == "reply" and msg_id is None:   # bridge.serve() ended before the cell did
+                    self._serving, self._kernel_waiting = None, False
+                    return self._bridge_text(None)
+                if kind == "reply":
+                    return self._bridge_answer(msg)
+                self._kernel_waiting = True
+                try:
+                    asked = json.loads(msg["content"].get("prompt", ""))
+                except (ValueError, TypeError, RecursionError):
+                    asked = None
+                if msg_id is None and isinstance(asked, dict) and "answer" in asked:
+                    return self._bridge_text(asked["answer"])
+                if isinstance(asked, dict) and "callback" in asked:
+                    await self._reply_input(await self._serve_callback(asked["callback"], deadline))
+                else:   # the student's own input(): there is nobody to type
+                    await self._reply_input("")
         finally:
             self._bridge_s += time.monotonic() - started
-        if reply is None:
-            raise CheckerStopped("timeout")
+
+    async def _start_serving(self, deadline):
+        """Start `bridge.serve()` for this test cell: the kernel then takes each request as an input reply, a
+        round trip much cheaper than an execute request. A kernel that does not start serving is asked one
+        execute request per call."""
+        msg_id = await _maybe_await(self.kc.execute("", silent=True, store_history=False, allow_stdin=True,
+                                                    user_expressions={"a": f"{BRIDGE}.serve()"}, stop_on_error=False))
+        kind, msg = await self._kernel_event(msg_id, deadline)
+        if kind == "input":
+            self._serving, self._kernel_waiting = msg_id, True
+        if kind != "input" or msg["content"].get("prompt") != json.dumps({"serving": True}):
+            self._serve_refused = True   # a replaced bridge: one execute request per call from now on
+            await self._stop_serving()
+
+    async def _stop_serving(self):
+        """End `bridge.serve()` after the cell: its execute request returns."""
+        msg_id, self._serving = self._serving, None
+        if msg_id is None:
+            return
+        try:
+            deadline = time.monotonic() + 10
+            if self._kernel_waiting:
+                await self._reply_input({"stop": True})
+            while (await self._kernel_event(msg_id, deadline))[0] != "reply":
+                await self._reply_input({"stop": True})   # whatever it asks now, the cell is over
+        except CheckerStopped:
+            self._kernel_waiting = False
+            await self._interrupted()
+
+    async def _serve_callback(self, callback, deadline):
+        """Student code used an object of the test's: the checker answers (and may call the notebook meanwhile)."""
+        await self._checker.send({"callback": callback})
+        while True:
+            message = await self._checker.receive(deadline - time.monotonic())
+            if message.get("op") == "callback_done":
+                return {"error": ["RuntimeError", "the checker gave no answer"]} if not isinstance(
+                    message.get("reply"), dict) else message["reply"]
+            if message.get("op") == "done":
+                raise CheckerStopped("the checker ended the cell inside a call")
+            await self._checker.send(await self._bridge(message, deadline))
+
+    async def _reply_input(self, value):
+        self._kernel_waiting = False
+        await _maybe_await(self.kc.input(value if isinstance(value, str) else json.dumps(value)))
+
+    async def _kernel_event(self, msg_id, deadline):
+        """The next message for the bridge: the execute reply to `msg_id` ("reply") or an input request ("input");
+        CheckerStopped("timeout") at the deadline."""
+        import zmq
+        import zmq.asyncio
+
+        poller = zmq.asyncio.Poller()
+        poller.register(self.kc.shell_channel.socket, zmq.POLLIN)
+        poller.register(self.kc.stdin_channel.socket, zmq.POLLIN)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CheckerStopped("timeout")
+            ready = dict(await poller.poll(timeout=int(min(1.0, left) * 1000)))
+            if not ready:
+                if not await _maybe_await(self.kc.is_alive()):
+                    raise DeadKernelError("Kernel died")
+                continue
+            if self.kc.stdin_channel.socket in ready:
+                msg = await _maybe_await(self.kc.stdin_channel.get_msg(timeout=0))
+                if msg["header"].get("msg_type") == "input_request":
+                    return "input", msg
+            if self.kc.shell_channel.socket in ready:
+                msg = await _maybe_await(self.kc.shell_channel.get_msg(timeout=0))
+                if msg_id is not None and msg["parent_header"].get("msg_id") == msg_id:
+                    return "reply", msg
+
+    def _bridge_answer(self, reply):
         value = reply.get("content", {}).get("user_expressions", {}).get("a")
         if not isinstance(value, dict) or value.get("status") != "ok":
             value = value if isinstance(value, dict) else {}
@@ -395,6 +501,10 @@ class GradingExecute(Execute):
             answer = ast.literal_eval(text) if text is not None else None
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             answer = None
+        return self._bridge_text(answer)
+
+    @staticmethod
+    def _bridge_text(answer):
         if not isinstance(answer, str):
             return {"answer": json.dumps({"error": ["RuntimeError", "the notebook's kernel gave no answer", []]})}
         return {"answer": answer}
@@ -409,7 +519,8 @@ class GradingExecute(Execute):
         if self._checker is not None:
             checker.discard(self._checker)
             self._checker = None
-        self._checker_busy = False
+        self._checker_busy = self._kernel_waiting = False
+        self._serving = None
 
     # ------------------------------------------------------------------ verdicts, flags, notes
 

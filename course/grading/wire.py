@@ -12,7 +12,12 @@ is JSON; what JSON cannot hold is an object with one tag:
 | NumPy array, NumPy scalar | `{"ndarray": base64 .npy}`, `{"scalar": [dtype, .npy]}` | `np.load(..., allow_pickle=False)` |
 | Keras model | `{"keras_model": base64 .keras}` | `keras.saving.load_model(..., safe_mode=True)` |
 | Keras History | `{"history": {"history": ..., "params": ..., "epoch": ...}}` | a new `keras.callbacks.History` |
-| a function of the notebook | `{"function": name}` | a proxy that calls it in the student's kernel |
+| NumPy Generator | `{"generator": bit generator state}` (PCG64, MT19937 ...) | a new Generator in that state |
+| `pathlib` path | `{"path": "..."}` | `pathlib.Path` |
+| Keras callback (EarlyStopping, ModelCheckpoint, LearningRateScheduler ...) | `{"keras_callback": [class, settings]}` | `keras.callbacks.<class>(**settings)` |
+| Keras variable | its value, as an array | NumPy array |
+| a function of the notebook | `{"function": name}`, or a handle `"#3"` for one that has no name there | a proxy that calls it in the student's kernel |
+| an object of the test's (checker side only) | `{"remote": [id, kind]}` | a stand-in whose uses are asked of the checker |
 | a module | `{"module": "numpy"}` | the checker's own import of that name |
 | a class of an installed package | `{"class": ["pathlib", "Path"]}` | the checker's own import of it |
 | anything else | `{"unreceivable": "type name"}` | an object that fails every use, naming the type |
@@ -28,6 +33,7 @@ import io
 import json
 import math
 import os
+import pathlib
 import re
 import tempfile
 import warnings
@@ -78,10 +84,18 @@ def type_name(value):
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def encode(value, functions=(), _depth=0, graph_inputs=None):
+KERAS_CALLBACKS = ("EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN")
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def encode(value, functions=(), _depth=0, graph_inputs=None, other=None):
     """`value` as JSON-ready data. `functions`: names under which the sender's callables may be called back;
-    `graph_inputs`: the Keras inputs a call received (a Keras tensor result crosses as the model from them)."""
+    `graph_inputs`: the Keras inputs a call received (a Keras tensor result crosses as the model from them);
+    `other(value)`: the tag for a value that is not data (the sender's reference to it), or None."""
     import sys
+
+    def inner(item, inputs=graph_inputs):
+        return encode(item, functions, _depth + 1, inputs, other)
 
     if _depth > MAX_DEPTH:
         return {"unreceivable": f"nested more than {MAX_DEPTH} levels deep"}
@@ -97,14 +111,17 @@ def encode(value, functions=(), _depth=0, graph_inputs=None):
             return {"ndarray": _npy(np.array(value, subok=False))}
         if isinstance(value, np.generic) and not isinstance(value, np.object_):
             return {"scalar": [str(value.dtype), _npy(np.asarray(value))]}
+        if isinstance(value, np.random.Generator) and type(value.bit_generator).__name__ in BIT_GENERATORS:
+            return {"generator": inner(value.bit_generator.state)}
     if type(value) is list:
-        return [encode(item, functions, _depth + 1, graph_inputs) for item in value]
+        return [inner(item) for item in value]
     if type(value) in (tuple, set, frozenset):
         tag = "tuple" if type(value) is tuple else "set"
-        return {tag: [encode(item, functions, _depth + 1, graph_inputs) for item in value]}
+        return {tag: [inner(item) for item in value]}
     if type(value) is dict:
-        return {"dict": [[encode(k, functions, _depth + 1), encode(v, functions, _depth + 1, graph_inputs)]
-                         for k, v in value.items()]}
+        return {"dict": [[inner(k, None), inner(v)] for k, v in value.items()]}
+    if isinstance(value, pathlib.PurePath):
+        return {"path": str(value)}
     keras = sys.modules.get("keras")
     if keras is not None:
         if isinstance(value, keras.KerasTensor):
@@ -114,6 +131,15 @@ def encode(value, functions=(), _depth=0, graph_inputs=None):
         if isinstance(value, keras.callbacks.History):
             return {"history": encode({"history": dict(value.history), "params": dict(value.params or {}),
                                        "epoch": list(value.epoch)}, (), _depth + 1)}
+        kind = type(value).__name__
+        if kind in KERAS_CALLBACKS and type(value) is getattr(keras.callbacks, kind, None):
+            import inspect
+
+            settings = {name: getattr(value, name) for name in inspect.signature(type(value).__init__).parameters
+                        if name not in ("self", "kwargs") and hasattr(value, name)}
+            return {"keras_callback": [kind, inner(settings)]}
+        if isinstance(value, keras.Variable) and np is not None:
+            return inner(keras.ops.convert_to_numpy(value))
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None and np is not None and isinstance(value, tensorflow.Tensor):
         try:
@@ -128,6 +154,8 @@ def encode(value, functions=(), _depth=0, graph_inputs=None):
     for name in functions:
         if callable(value) and getattr(value, "__name__", None) == name:
             return {"function": name}
+    if other is not None and (tag := other(value)) is not None:
+        return tag
     return {"unreceivable": f"a {type_name(value)}"}
 
 
@@ -165,10 +193,10 @@ def first_unreceivable(data):
     return None
 
 
-def dumps(value, functions=(), strict=False):
+def dumps(value, functions=(), strict=False, other=None):
     """`value` encoded as a JSON text; strict: a WireError for a value that is not data (an argument a test
     cannot send) instead of its stand-in."""
-    data = encode(value, functions)
+    data = encode(value, functions, other=other)
     if strict and (what := first_unreceivable(data)):
         raise WireError(f"{what} is not data (numbers, strings, lists, dicts, NumPy arrays, a Keras model)")
     text = json.dumps(data)
@@ -179,7 +207,7 @@ def dumps(value, functions=(), strict=False):
 
 # ---------------------------------------------------------------------------------------------- decoding
 
-def loads(text, proxy=None, name="the value", inputs=None):
+def loads(text, proxy=None, name="the value", inputs=None, remote=None):
     """Decode a message. `proxy(name)` makes the callable for a {"function": name} (None: refused); `inputs`: a
     list that receives the Keras inputs made for {"keras_input"}, or the inputs a {"keras_graph"} is rebuilt on."""
     if not isinstance(text, str) or len(text) > MAX_BYTES:
@@ -188,23 +216,25 @@ def loads(text, proxy=None, name="the value", inputs=None):
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise WireError(f"not JSON: {error}") from None
-    return decode(data, proxy, name, inputs=inputs)
+    return decode(data, proxy, name, inputs=inputs, remote=remote)
 
 
-def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
+def decode(data, proxy=None, name="the value", _depth=0, inputs=None, remote=None):
+    """The value of encoded `data`. `proxy(name)`: the callable for {"function": name}; `remote(reference)`: the
+    stand-in for {"remote": reference}, an object of the other side (None: refused)."""
     if _depth > MAX_DEPTH:
         raise WireError(f"nested more than {MAX_DEPTH} levels deep")
     if data is None or type(data) in (bool, int, float, str):
         return data
     if type(data) is list:
-        return [decode(item, proxy, name, _depth + 1, inputs) for item in data]
+        return [decode(item, proxy, name, _depth + 1, inputs, remote) for item in data]
     if type(data) is not dict or len(data) != 1:
         raise WireError(f"{name}: expected a value or one tag, got {str(data)[:80]}")
     (tag, body), = data.items()
     if tag == "float" and body in ("nan", "inf", "-inf"):
         return float(body)
     if tag in ("tuple", "set") and type(body) is list:
-        items = [decode(item, proxy, name, _depth + 1, inputs) for item in body]
+        items = [decode(item, proxy, name, _depth + 1, inputs, remote) for item in body]
         return tuple(items) if tag == "tuple" else set(items)
     if tag == "dict" and type(body) is list:
         out = {}
@@ -213,7 +243,7 @@ def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
                 raise WireError(f"{name}: a dict entry must be [key, value]")
             key = decode(pair[0], None, name, _depth + 1)
             try:
-                out[key] = decode(pair[1], proxy, name, _depth + 1, inputs)
+                out[key] = decode(pair[1], proxy, name, _depth + 1, inputs, remote)
             except TypeError:
                 raise WireError(f"{name}: a dict key of type {type_name(key)}") from None
         return out
@@ -246,6 +276,22 @@ def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
         return history
     if tag == "function" and type(body) is str and proxy is not None:
         return proxy(body)
+    if tag == "remote" and type(body) is list and len(body) == 2 and type(body[0]) is int and remote is not None:
+        return remote(body)
+    if tag == "path" and type(body) is str:
+        return pathlib.Path(body)
+    if tag == "generator":
+        return _generator(decode(body, None, name, _depth + 1), name)
+    if tag == "keras_callback" and type(body) is list and len(body) == 2 and body[0] in KERAS_CALLBACKS:
+        import keras
+
+        settings = decode(body[1], proxy, name, _depth + 1, inputs, remote)
+        if type(settings) is not dict or not all(type(k) is str for k in settings):
+            raise WireError(f"{name}: a Keras callback's settings must be a dict")
+        try:
+            return getattr(keras.callbacks, body[0])(**settings)
+        except Exception as error:   # noqa: BLE001
+            raise TypeError(f"{name}: a keras.callbacks.{body[0]} that cannot be made again ({error})") from None
     if tag == "module" and type(body) is str and MODULE_NAME.match(body):
         import importlib
 
@@ -267,6 +313,21 @@ def decode(data, proxy=None, name="the value", _depth=0, inputs=None):
     if tag == "unreceivable" and type(body) is str:
         return Unreceivable(body[:200], name)
     raise WireError(f"{name}: an unknown tag {tag!r}")
+
+
+def _generator(state, name):
+    """A NumPy Generator in the state another process's generator was in."""
+    import numpy as np
+
+    kind = state.get("bit_generator") if type(state) is dict else None
+    if kind not in BIT_GENERATORS:
+        raise WireError(f"{name}: a NumPy Generator of an unknown kind ({str(kind)[:40]})")
+    generator = np.random.Generator(getattr(np.random, kind)())
+    try:
+        generator.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise WireError(f"{name}: not a {kind} state ({error})") from None
+    return generator
 
 
 def _array(text, name):
