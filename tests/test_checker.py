@@ -18,6 +18,7 @@ import pytest
 from course import grading
 from course.grading import checker, records, wire
 from course.grading.execute import GradingExecute
+from course.grading.notebooks import nbgrader_meta
 
 
 # ---------------------------------------------------------------------------------------------- the wire format
@@ -318,3 +319,22 @@ def test_the_tests_module_names_are_the_checkers_own_whatever_the_notebook_bound
     result = checker.Checker().run("assert np is __import__('numpy') and z == [1.0, 2.0]", "test_x", {"np": "numpy"})
     assert result["status"] == "ok", result
     assert asked == [["z"]]
+
+
+@pytest.mark.grading
+def test_what_student_code_prints_while_a_test_calls_it_is_shown_in_that_test_cell(data_dir, tmp_path):
+    """Exercise 6 solved, with a print in `speedup`: the graded test cell shows the student's lines (the calls
+    ran in the student's kernel, the test in the checker), and every test still passes, the timing tests too
+    (their fake clocks and functions stay in the checker; student code calls them by reference)."""
+    exercise = "ex06_gpu"
+    source = nbformat.read(grading.notebook_path(exercise), as_version=4)
+    cell = next(c for c in source.cells if nbgrader_meta(c).get("grade_id") == "speedup")
+    cell.source = cell.source.replace("    ### BEGIN SOLUTION\n",
+                                      "    ### BEGIN SOLUTION\n    print('speedup of', cpu_seconds, gpu_seconds)\n")
+    nb, _ = GradingExecute().preprocess(source, {"nbgrader": {"assignment": exercise, "student": "s"},
+                                                 "metadata": {"path": str(tmp_path)}})
+    verdicts = records.record(nb)["verdicts"]
+    assert verdicts and all(v["passed"] for v in verdicts.values()), verdicts
+    test = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "test_speedup")
+    printed = "".join(o.get("text", "") for o in test.outputs if o.get("output_type") == "stream")
+    assert "what your code printed" in printed and "speedup of 10.0 2.0" in printed, printed

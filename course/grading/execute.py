@@ -147,6 +147,7 @@ class GradingExecute(Execute):
         self._use_checker = exercise not in self.in_kernel_exercises
         self._checker, self._checker_busy, self._kernel_waiting, self._serving = None, False, False, None
         self._serve_refused = False
+        self._bridge_ids, self._printed = set(), []   # the bridge's execute requests; what student code printed
         self._checker_s = self._bridge_s = 0.0   # seconds in test cells through the checker / in the kernel's calls
         record = records.record(nb)
         record["verdicts"] = {}
@@ -342,6 +343,7 @@ class GradingExecute(Execute):
                 await self._checker.send(await self._bridge(message, deadline))
             await self._stop_serving()
             self._checker_busy = False
+            printed, self._printed = "".join(self._printed), []
         except CheckerStopped as error:
             if str(error) != "timeout":
                 await self._stop_serving()
@@ -360,6 +362,9 @@ class GradingExecute(Execute):
         for stream in ("stdout", "stderr"):
             if message.get(stream):
                 cell.outputs.append(new_output("stream", name=stream, text=message[stream]))
+        if printed:
+            cell.outputs.append(new_output("stream", name="stdout",
+                                           text="[what your code printed while the tests called it]\n" + printed))
         self._cap_outputs(index, cell)
         if message.get("status") != "ok":
             cell.outputs.append(new_output("error", ename=str(message.get("ename")), evalue=str(message.get("evalue")),
@@ -395,6 +400,7 @@ class GradingExecute(Execute):
             else:
                 msg_id = await _maybe_await(self.kc.execute("", silent=True, store_history=False, allow_stdin=True,
                                                             user_expressions={"a": code}, stop_on_error=False))
+                self._bridge_ids.add(msg_id)
             while True:
                 kind, msg = await self._kernel_event(msg_id or self._serving, deadline)
                 if kind == "reply" and msg_id is None:   # bridge.serve() ended before the cell did
@@ -422,6 +428,7 @@ class GradingExecute(Execute):
         execute request per call."""
         msg_id = await _maybe_await(self.kc.execute("", silent=True, store_history=False, allow_stdin=True,
                                                     user_expressions={"a": f"{BRIDGE}.serve()"}, stop_on_error=False))
+        self._bridge_ids.add(msg_id)
         kind, msg = await self._kernel_event(msg_id, deadline)
         if kind == "input":
             self._serving, self._kernel_waiting = msg_id, True
@@ -440,6 +447,15 @@ class GradingExecute(Execute):
                 await self._reply_input({"stop": True})
             while (await self._kernel_event(msg_id, deadline))[0] != "reply":
                 await self._reply_input({"stop": True})   # whatever it asks now, the cell is over
+            while True:   # what the calls printed, up to the request's end on IOPub
+                try:
+                    msg = await _maybe_await(self.kc.iopub_channel.get_msg(timeout=max(0.01, deadline - time.monotonic())))
+                except Exception:   # noqa: BLE001 - queue.Empty: nothing more came
+                    break
+                self._note_printed(msg)
+                if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id \
+                        and msg["content"].get("execution_state") == "idle":
+                    break
         except CheckerStopped:
             self._kernel_waiting = False
             await self._interrupted()
@@ -469,6 +485,7 @@ class GradingExecute(Execute):
         poller = zmq.asyncio.Poller()
         poller.register(self.kc.shell_channel.socket, zmq.POLLIN)
         poller.register(self.kc.stdin_channel.socket, zmq.POLLIN)
+        poller.register(self.kc.iopub_channel.socket, zmq.POLLIN)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -478,6 +495,8 @@ class GradingExecute(Execute):
                 if not await _maybe_await(self.kc.is_alive()):
                     raise DeadKernelError("Kernel died")
                 continue
+            if self.kc.iopub_channel.socket in ready:
+                self._note_printed(await _maybe_await(self.kc.iopub_channel.get_msg(timeout=0)))
             if self.kc.stdin_channel.socket in ready:
                 msg = await _maybe_await(self.kc.stdin_channel.get_msg(timeout=0))
                 if msg["header"].get("msg_type") == "input_request":
@@ -486,6 +505,12 @@ class GradingExecute(Execute):
                 msg = await _maybe_await(self.kc.shell_channel.get_msg(timeout=0))
                 if msg_id is not None and msg["parent_header"].get("msg_id") == msg_id:
                     return "reply", msg
+
+    def _note_printed(self, msg):
+        """Keep what student code printed during the bridge's requests (up to the output cap)."""
+        if msg.get("msg_type") == "stream" and msg["parent_header"].get("msg_id") in self._bridge_ids:
+            if sum(map(len, self._printed)) < self.max_output_chars:
+                self._printed.append(str(msg["content"].get("text", "")))
 
     def _bridge_answer(self, reply):
         value = reply.get("content", {}).get("user_expressions", {}).get("a")
