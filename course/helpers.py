@@ -260,6 +260,89 @@ def partial_credit(earned, possible=1):
     return share
 
 
+def show(value, limit=6):
+    """A short text for `value` in a check's message: a small array in full, a large one by its shape, its first
+    values and its range; a long text cut."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        if value.size <= limit:
+            return np.array2string(value, separator=", ", formatter={"float_kind": lambda v: f"{v:.4g}"}).replace("\n", "")
+        first = ", ".join(f"{v:.4g}" for v in value.ravel()[:3].tolist())
+        kind = "an int" if value.dtype.kind in "iu" else "a bool" if value.dtype.kind == "b" else "a float"
+        return (f"{kind} array of shape {value.shape} starting [{first}, ...], min {np.min(value):.4g}, "
+                f"max {np.max(value):.4g}")
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _index(index):
+    index = tuple(int(i) for i in index)
+    return str(index[0]) if len(index) == 1 else str(index)
+
+
+def _shape_difference(got, expected):
+    if len(got) != len(expected):
+        return f"expected {len(expected)} dimensions, got {len(got)}"
+    return ", ".join(f"dimension {i} is {g}, expected {e}" for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+
+
+def expect_shape(got, expected_shape, what):
+    """Fail with what was expected and what came back unless `got` (an array or anything with .shape) has
+    `expected_shape`; `what` names the value in the student's terms ("init_params(2, 4, 1)['W1']")."""
+    shape = tuple(getattr(got, "shape", np.shape(plain(got, what))))
+    expected_shape = tuple(expected_shape)
+    if shape != expected_shape:
+        raise AssertionError(f"{what}: expected shape {expected_shape}, got {shape} "
+                             f"({_shape_difference(shape, expected_shape)})")
+
+
+def expect_equal(got, expected, what):
+    """Fail with what was expected and what came back unless `got` equals `expected` exactly (arrays: same shape
+    and values; other values: ==, and the same kind of value). `got` is made plain first (`plain`)."""
+    got = plain(got, what)
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        expected_array, got_array = np.asarray(expected), np.asarray(got)
+        if got_array.shape != expected_array.shape:
+            raise AssertionError(f"{what}: expected shape {expected_array.shape}, got {got_array.shape} "
+                                 f"({_shape_difference(got_array.shape, expected_array.shape)})")
+        if not np.array_equal(got_array, expected_array):
+            wrong = np.argwhere(got_array != expected_array)
+            where = f" (first difference at index {_index(wrong[0])})" if len(wrong) and got_array.ndim else ""
+            raise AssertionError(f"{what}: expected {show(expected_array)}, got {show(got_array)}{where}")
+        return
+    if got != expected:
+        raise AssertionError(f"{what}: expected {show(expected)}, got {show(got)}")
+
+
+def expect_close(got, expected, what, rtol=1e-5, atol=1e-8):
+    """Fail with what was expected and what came back unless `got` is numerically close to `expected`
+    (np.allclose with `rtol` and `atol`; a single expected number is compared with every element). For arrays
+    the message gives the shapes, a few values and the largest difference and where it is."""
+    got = plain(got, what)
+    expected_array = np.asarray(expected, dtype=np.float64)
+    try:
+        got_array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what}: expected numbers like {show(expected_array)}, got {show(got)}") from None
+    if expected_array.ndim and got_array.shape != expected_array.shape:
+        raise AssertionError(f"{what}: expected shape {expected_array.shape}, got {got_array.shape} "
+                             f"({_shape_difference(got_array.shape, expected_array.shape)})")
+    shown = show(expected_array if expected_array.ndim else float(expected_array))
+    expected_array = np.broadcast_to(expected_array, got_array.shape)
+    close = np.isclose(got_array, expected_array, rtol=rtol, atol=atol)
+    if not np.all(close):
+        if np.isnan(got_array).any():
+            detail = "NaN" + (f" at index {_index(np.argwhere(np.isnan(got_array))[0])}" if got_array.ndim else "")
+        else:
+            difference = np.abs(got_array - expected_array)
+            index = np.unravel_index(int(np.argmax(np.where(close, -1.0, difference))), difference.shape)
+            detail = f"largest difference {float(difference[index]):.3g}" + (
+                f" at index {_index(index)}" if got_array.ndim else "")
+        raise AssertionError(f"{what}: expected {shown}, got {show(got_array if got_array.ndim else float(got_array))} "
+                             f"({detail})")
+
+
 def relative_error(a, b):
     """Max element-wise relative error |a - b| / max(|a| + |b|, 1e-8), the cs231n gradient-check measure."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

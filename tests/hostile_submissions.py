@@ -82,6 +82,19 @@ _forged = _itertools.cycle(['{"result": {"keras_model": "UEsDBAo="}, "args": nul
                             '{"result": true, "args": [[{"eval": "1"}], {}]}'])
 _bridge.call = lambda *args, **kwargs: next(_forged)
 """
+FORGED_CALLBACKS = """\
+import json as _json
+_honest_backward = backward
+def backward(X, Y, params, cache):
+    kernel = get_ipython().kernel
+    for request in ({"op": "getattr", "id": 1, "attr": "__globals__"}, {"op": "invoke", "id": 1, "args": "[[], {}]"},
+                    {"op": "getattr", "id": 2, "attr": "f_globals"}, "not a request", {"answer": "true"}):
+        try:
+            kernel.raw_input(_json.dumps(request if "answer" in request else {"callback": request}))
+        except Exception:
+            pass
+    return _honest_backward(X, Y, params, cache)
+"""
 PICKLE_BOMB = """\
 import os as _os
 class _Bomb:
@@ -424,6 +437,10 @@ HOSTILE = [
             ".keras file, 200 nested lists, a truncated .npy, text that is not JSON, an unknown tag)",
             "wrong:ReLU derivative taken as the activation itself", [("after", "setup", FORGED_ANSWERS)],
             like="wrong:ReLU derivative taken as the activation itself", flagged=True),
+    Hostile("forged_callbacks", "the kernel's input channel used to reach the checker: requests for the test's "
+            "objects it was never given (ids guessed, `__globals__`), a request that is not one, and a forged answer "
+            "that puts the checker's requests and answers out of step", "wrong:ReLU derivative taken as the activation itself",
+            [("after", "backward", FORGED_CALLBACKS)], like="wrong:ReLU derivative taken as the activation itself"),
     Hostile("pickled_object_result", "a result the checker would have to unpickle: an object array holding a "
             "class whose unpickling writes a file", "wrong:ReLU derivative taken as the activation itself",
             [("after", "backward", PICKLE_BOMB)], like="wrong:ReLU derivative taken as the activation itself"),

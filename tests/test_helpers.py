@@ -297,3 +297,44 @@ def test_set_seed_makes_numpy_and_python_repeatable():
     first = (random.random(), np.random.rand())
     helpers.set_seed(7)
     assert (random.random(), np.random.rand()) == first
+
+
+def test_expect_close_says_what_was_checked_what_was_expected_and_what_came_back():
+    with pytest.raises(AssertionError) as failed:
+        helpers.expect_close(1 / (1 + np.exp(np.array([0.0, 2.0, -2.0]))), [0.5, 0.8807970779778823, 0.11920292202211755],
+                             "sigmoid([0, 2, -2])")
+    assert str(failed.value) == ("sigmoid([0, 2, -2]): expected [0.5, 0.8808, 0.1192], got [0.5, 0.1192, 0.8808] "
+                                 "(largest difference 0.762 at index 1)")
+    with pytest.raises(AssertionError, match=r"update_params\(\)\['W1'\]: expected 0.95, got a float array of shape "
+                                             r"\(4, 5\) starting \[0, 1, 2, ...\].*at index \(3, 4\)"):
+        helpers.expect_close(np.arange(20.0).reshape(4, 5), 0.95, "update_params()['W1']")
+    with pytest.raises(AssertionError, match=r"cost: expected 0.693147, got 0.5 \(largest difference 0.193\)"):
+        helpers.expect_close(0.5, np.log(2), "cost")
+    with pytest.raises(AssertionError, match=r"sigmoid\(z\): expected \[1, 1\], got \[nan, 1\] \(NaN at index 0\)"):
+        helpers.expect_close(np.array([np.nan, 1.0]), [1.0, 1.0], "sigmoid(z)")
+    helpers.expect_close(np.full((2, 3), 0.95 + 1e-9), 0.95, "close enough")
+
+
+def test_expect_shape_and_expect_equal_name_the_dimension_and_the_first_difference():
+    with pytest.raises(AssertionError, match=r"W1: expected shape \(4, 2\), got \(2, 4\) \(dimension 0 is 2, expected 4, "
+                                             r"dimension 1 is 4, expected 2\)"):
+        helpers.expect_shape(np.zeros((2, 4)), (4, 2), "W1")
+    with pytest.raises(AssertionError, match=r"expected 3 dimensions, got 2"):
+        helpers.expect_shape(np.zeros((2, 4)), (2, 4, 1), "x")
+    with pytest.raises(AssertionError, match=r"predict\(X\): expected \[\[0, 1, 1, 0\]\], got \[\[0, 1, 1, 1\]\] "
+                                             r"\(first difference at index \(0, 3\)\)"):
+        helpers.expect_equal(np.array([[0, 1, 1, 1]]), np.array([[0, 1, 1, 0]]), "predict(X)")
+    with pytest.raises(AssertionError, match=r"len\(costs\): expected 2000, got 3"):
+        helpers.expect_equal(3, 2000, "len(costs)")
+    helpers.expect_equal(np.array([[0, 1]]), np.array([[0.0, 1.0]]), "labels as ints equal to float labels")
+
+
+def test_expect_helpers_refuse_a_value_that_decides_its_own_comparisons():
+    class Agreeable(float):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(helpers.UntrustedValue):
+        helpers.expect_equal(Agreeable(1.0), 2.0, "compute_cost")
+    with pytest.raises(helpers.UntrustedValue):
+        helpers.expect_close(Agreeable(1.0), 2.0, "compute_cost")

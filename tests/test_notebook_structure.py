@@ -169,6 +169,22 @@ def test_test_cells_say_what_they_check_and_solutions_are_documented(notebook):
             assert re.search(r"def \w+\(.*\):\n\s+\"\"\"", cell.source), f"{meta['grade_id']}: documented functions"
 
 
+def test_every_assert_in_a_test_cell_says_what_it_checks(notebook):
+    """A failing check must tell the student something: no bare `assert` in any test cell, visible or hidden
+    (the course's checks use helpers.expect_close / expect_equal / expect_shape, or assert with a message)."""
+    import ast
+
+    _, nb = notebook
+    bare = []
+    for cell in nb.cells:
+        meta = grading.nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Assert) and node.msg is None:
+                    bare.append(f"{meta['grade_id']} line {node.lineno}: {ast.unparse(node)[:80]}")
+    assert not bare, bare
+
+
 def test_closing_cell_reports_the_final_metric(notebook):
     _, nb = notebook
     assert any("FINAL_METRIC = (" in c.source for c in nb.cells if c.cell_type == "code")
