@@ -288,10 +288,12 @@ def _shape_difference(got, expected):
 
 
 def expect_shape(got, expected_shape, what):
-    """Fail with what was expected and what came back unless `got` (an array or anything with .shape) has
+    """Fail with what was expected and what came back unless `got` is an array (anything with a .shape) of
     `expected_shape`; `what` names the value in the student's terms ("init_params(2, 4, 1)['W1']")."""
-    shape = tuple(getattr(got, "shape", np.shape(plain(got, what))))
     expected_shape = tuple(expected_shape)
+    if not hasattr(type(got), "shape"):
+        raise AssertionError(f"{what}: expected an array of shape {expected_shape}, got a {type(got).__name__}")
+    shape = tuple(got.shape)
     if shape != expected_shape:
         raise AssertionError(f"{what}: expected shape {expected_shape}, got {shape} "
                              f"({_shape_difference(shape, expected_shape)})")

@@ -338,3 +338,8 @@ def test_expect_helpers_refuse_a_value_that_decides_its_own_comparisons():
         helpers.expect_equal(Agreeable(1.0), 2.0, "compute_cost")
     with pytest.raises(helpers.UntrustedValue):
         helpers.expect_close(Agreeable(1.0), 2.0, "compute_cost")
+
+
+def test_expect_shape_wants_an_array_not_a_list_of_the_right_length():
+    with pytest.raises(AssertionError, match=r"y: expected an array of shape \(1, 6\), got a list"):
+        helpers.expect_shape([[2, 1, 0, 3, 3, 4]], (1, 6), "y")
