@@ -148,6 +148,7 @@ class GradingExecute(Execute):
         self._checker, self._checker_busy, self._kernel_waiting, self._serving = None, False, False, None
         self._serve_refused = False
         self._bridge_ids, self._printed = set(), []   # the bridge's execute requests; what student code printed
+        self._bridge_done = set()   # those of them whose end (status idle) IOPub has brought
         self._checker_s = self._bridge_s = 0.0   # seconds in test cells through the checker / in the kernel's calls
         record = records.record(nb)
         record["verdicts"] = {}
@@ -447,15 +448,12 @@ class GradingExecute(Execute):
                 await self._reply_input({"stop": True})
             while (await self._kernel_event(msg_id, deadline))[0] != "reply":
                 await self._reply_input({"stop": True})   # whatever it asks now, the cell is over
-            while True:   # what the calls printed, up to the request's end on IOPub
+            while msg_id not in self._bridge_done:   # what the calls printed, up to the request's end on IOPub
                 try:
                     msg = await _maybe_await(self.kc.iopub_channel.get_msg(timeout=max(0.01, deadline - time.monotonic())))
                 except Exception:   # noqa: BLE001 - queue.Empty: nothing more came
                     break
                 self._note_printed(msg)
-                if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id \
-                        and msg["content"].get("execution_state") == "idle":
-                    break
         except CheckerStopped:
             self._kernel_waiting = False
             await self._interrupted()
@@ -508,7 +506,11 @@ class GradingExecute(Execute):
 
     def _note_printed(self, msg):
         """Keep what student code printed during the bridge's requests (up to the output cap)."""
-        if msg.get("msg_type") == "stream" and msg["parent_header"].get("msg_id") in self._bridge_ids:
+        parent = msg["parent_header"].get("msg_id")
+        if msg.get("msg_type") == "status" and msg["content"].get("execution_state") == "idle" \
+                and parent in self._bridge_ids:
+            self._bridge_done.add(parent)
+        if msg.get("msg_type") == "stream" and parent in self._bridge_ids:
             if sum(map(len, self._printed)) < self.max_output_chars:
                 self._printed.append(str(msg["content"].get("text", "")))
 
