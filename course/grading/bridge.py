@@ -21,9 +21,11 @@ channel (`raw_input`), which the executor forwards; while it waits, the checker 
 functions here (its requests come back as the input's reply, `{"do": ...}`).
 """
 
+import functools
 import json
 import sys
 import traceback
+import types
 
 from course.grading import wire
 
@@ -43,11 +45,11 @@ def _functions(namespace):
 
 
 def _handle(value):
-    """A handle for a callable of this kernel that is not a name of the notebook (None for anything else)."""
+    """A handle for a function of this kernel that is not a name of the notebook (None for anything else)."""
     if isinstance(value, Remote):   # the test's own object goes back as itself
         return {"remote": list(value._reference)}
-    if not callable(value) or isinstance(value, type):
-        return None
+    if not isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)):
+        return None   # a layer or another callable object is not a function: it stays unreceivable, named
     for key, known in _handles.items():
         if known is value:
             return {"function": key}
