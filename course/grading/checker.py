@@ -392,7 +392,8 @@ class CheckerProcess:
 
         self._private = self.sandbox.private_folder("dl-checker-")
         # imported by name (not run as __main__), so that course.helpers.partial_credit finds this module's award
-        command = [sys.executable, "-c", "from course.grading.checker import main; main()"]
+        # -P: the folder it runs in is not on its path, so no file written there can stand in for a module
+        command = [sys.executable, "-P", "-c", "from course.grading.checker import main; main()"]
         env = dict(os.environ)
         if self.sandbox.enabled:
             uid = self.sandbox.uid()
