@@ -281,10 +281,17 @@ def _index(index):
     return str(index[0]) if len(index) == 1 else str(index)
 
 
-def _shape_difference(got, expected):
+def _check_shape(what, got, expected):
+    """Fail unless shape `got` is `expected`, naming the dimensions that differ."""
+    got, expected = tuple(got), tuple(expected)
+    if got == expected:
+        return
     if len(got) != len(expected):
-        return f"expected {len(expected)} dimensions, got {len(got)}"
-    return ", ".join(f"dimension {i} is {g}, expected {e}" for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+        difference = f"expected {len(expected)} dimensions, got {len(got)}"
+    else:
+        difference = ", ".join(f"dimension {i} is {g}, expected {e}"
+                               for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+    raise AssertionError(f"{what}: expected shape {expected}, got {got} ({difference})")
 
 
 def expect_shape(got, expected_shape, what):
@@ -293,21 +300,16 @@ def expect_shape(got, expected_shape, what):
     expected_shape = tuple(expected_shape)
     if not hasattr(type(got), "shape"):
         raise AssertionError(f"{what}: expected an array of shape {expected_shape}, got a {type(got).__name__}")
-    shape = tuple(got.shape)
-    if shape != expected_shape:
-        raise AssertionError(f"{what}: expected shape {expected_shape}, got {shape} "
-                             f"({_shape_difference(shape, expected_shape)})")
+    _check_shape(what, got.shape, expected_shape)
 
 
 def expect_equal(got, expected, what):
     """Fail with what was expected and what came back unless `got` equals `expected` exactly (arrays: same shape
-    and values; other values: ==, and the same kind of value). `got` is made plain first (`plain`)."""
+    and values; other values: ==). `got` is made plain first (`plain`)."""
     got = plain(got, what)
     if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
         expected_array, got_array = np.asarray(expected), np.asarray(got)
-        if got_array.shape != expected_array.shape:
-            raise AssertionError(f"{what}: expected shape {expected_array.shape}, got {got_array.shape} "
-                                 f"({_shape_difference(got_array.shape, expected_array.shape)})")
+        _check_shape(what, got_array.shape, expected_array.shape)
         if not np.array_equal(got_array, expected_array):
             wrong = np.argwhere(got_array != expected_array)
             where = f" (first difference at index {_index(wrong[0])})" if len(wrong) and got_array.ndim else ""
@@ -327,9 +329,8 @@ def expect_close(got, expected, what, rtol=1e-5, atol=1e-8):
         got_array = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         raise AssertionError(f"{what}: expected numbers like {show(expected_array)}, got {show(got)}") from None
-    if expected_array.ndim and got_array.shape != expected_array.shape:
-        raise AssertionError(f"{what}: expected shape {expected_array.shape}, got {got_array.shape} "
-                             f"({_shape_difference(got_array.shape, expected_array.shape)})")
+    if expected_array.ndim:
+        _check_shape(what, got_array.shape, expected_array.shape)
     shown = show(expected_array if expected_array.ndim else float(expected_array))
     expected_array = np.broadcast_to(expected_array, got_array.shape)
     close = np.isclose(got_array, expected_array, rtol=rtol, atol=atol)
