@@ -7,7 +7,8 @@ grades what it is given (`course.grading.trial`), this module says what the test
     python tests/submissions.py ex01_numpy_dnn ...
 
 grades the solution, the released stub and every wrong solution of each exercise named (default: all)
-and prints a score table: the quickest way to see which cells a new wrong solution loses.
+and prints a score table: the quickest way to see which cells a new wrong solution loses, and whether a check
+the student can run in the notebook catches it or hidden checks alone (the table in docs/hidden-tests.md).
 """
 
 from __future__ import annotations
@@ -94,10 +95,18 @@ def main(argv=None):
         submissions = standard_submissions(exercise)
         run = grade_submissions(exercise, submissions)
         print(f"\n{exercise}")
+        caught = {}
         for student in submissions:
             score, maximum = run.total(student)
             label = wrongs[int(student[5:])]["name"] if student.startswith("wrong") else student
-            print(f"  {score:5.1f} / {maximum:<5.1f} {label}")
+            by = ""
+            if student.startswith("wrong"):
+                by = run.caught_by(student, wrongs[int(student[5:])]["loses"]) or "nothing"
+                caught[by] = caught.get(by, 0) + 1
+                by = f"  [caught by: {'a visible check' if by == 'visible' else by + ' checks alone' if by == 'hidden' else by}]"
+            print(f"  {score:5.1f} / {maximum:<5.1f} {label}{by}")
+        print(f"  {len(wrongs)} wrong solutions: {caught.get('visible', 0)} caught by a check the student can run, "
+              f"{caught.get('hidden', 0)} by hidden checks alone")
         shutil.rmtree(run.course_dir, ignore_errors=True)
     return 0
 

@@ -9,6 +9,7 @@ tests/equivalent_mutants/ must lose points). One batch, so that the course copy,
 assignment and the worker pool are paid once per exercise.
 """
 
+import ast
 import html
 import re
 import shutil
@@ -16,9 +17,10 @@ import shutil
 import nbformat
 import pytest
 
-from conftest import EXERCISES
+from conftest import EXERCISES, ROOT
 from course import grading
 from course.grading import mutants, records
+from course.grading.notebooks import nbgrader_meta
 from submissions import generate_feedback, load_wrong_solutions, standard_submissions, stderr_outputs
 from layouts import LAYOUTS
 
@@ -91,6 +93,49 @@ def test_each_wrong_solution_loses_points_where_expected(graded):
         unrun = [cell for cell in wrong["loses"] if verdicts[cell]["reason"].startswith("not run")]
         assert not unrun, f"{graded.exercise}: {wrong['name']!r} never ran {unrun}"
         assert graded.total(f"wrong{i}")[0] < graded.total("solution")[0]
+
+
+def hidden_only_wrong_solutions(exercise):
+    """{name: reason} of the exercise's wrong solutions that docs/hidden-tests.md lists as caught by hidden checks
+    alone (its table "Wrong solutions that only hidden checks catch")."""
+    text = (ROOT / "docs" / "hidden-tests.md").read_text()
+    table = text.split("## Wrong solutions that only hidden checks catch", 1)[1].split("\n## ", 1)[0]
+    rows = [[part.strip() for part in line.strip().strip("|").split("|")] for line in table.splitlines()
+            if line.startswith("| ex")]
+    return {name: reason for name_of_exercise, name, reason in rows if name_of_exercise == exercise}
+
+
+def defined_functions(source):
+    return {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+
+
+def test_each_wrong_solution_fails_a_check_the_student_can_run_and_learns_what_was_expected(graded):
+    """Each wrong solution fails a visible check (one the student can run in the notebook before submitting)
+    whose message names the function and says what was expected and what came back, or an error of the
+    student's own code stops that check; or docs/hidden-tests.md lists it as caught by hidden checks alone,
+    with the reason. The list in the docs is exactly the wrong solutions that the grading shows to be so."""
+    source = nbformat.read(grading.notebook_path(graded.exercise), as_version=4)
+    functions = {nbgrader_meta(c).get("grade_id"): defined_functions(c.source) for c in source.cells
+                 if nbgrader_meta(c).get("solution")}
+    hidden_only, vague = [], []
+    for i, wrong in enumerate(load_wrong_solutions(graded.exercise)):
+        failed = graded.failed_checks(f"wrong{i}", wrong["loses"])
+        visible = [v["reason"] for v in failed.values() if v.get("failed_in") == "visible"]
+        if not visible:
+            hidden_only.append(wrong["name"])
+            continue
+        names = functions[wrong["cell"]] or {wrong["cell"]}
+        teaching = [reason for reason in visible if not reason.startswith("AssertionError")
+                    or ("expected" in reason and "got" in reason and any(name in reason for name in names))]
+        if not teaching:
+            vague.append((wrong["name"], sorted(names), visible[0]))
+    assert not vague, (f"{graded.exercise}: visible checks whose message does not name the function, what was "
+                       f"expected and what came back: {vague}")
+    listed = hidden_only_wrong_solutions(graded.exercise)
+    assert sorted(hidden_only) == sorted(listed), (
+        f"{graded.exercise}: caught by hidden checks alone: {sorted(hidden_only)}; docs/hidden-tests.md lists "
+        f"{sorted(listed)}")
+    assert all(listed.values()), f"{graded.exercise}: give the reason of each hidden-only wrong solution"
 
 
 @pytest.mark.parametrize("graded_batch", sorted(LAYOUT_CASES), indirect=True)   # the batches that hold layouts

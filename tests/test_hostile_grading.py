@@ -100,7 +100,11 @@ def batch(data_dir, tmp_path_factory):
     submissions.update({entry.name: build(entry, bases, other, fill) for entry in HOSTILE})
     package_before = tree_digest(ROOT / "course")
     try:
-        run = grading.grade_submissions(EXERCISE, submissions, course_dir=course_dir, engine=False)
+        # A memory limit well above what Exercise 1 needs (about 0.2 GiB) and well below the default 6G, so
+        # that the memory hog reaches it in a second or two even on a loaded machine; at 6G it once ran
+        # past its 30 s cell budget on a busy 2-core CI run, and was stopped as a timeout instead.
+        run = grading.grade_submissions(EXERCISE, submissions, course_dir=course_dir, engine=False,
+                                        config={"Sandbox": {"memory_limit": "1500M"}})
     finally:
         listener.close()
     yield run, submissions, package_before, listener

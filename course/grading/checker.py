@@ -30,8 +30,9 @@ Protocol (one JSON object per line on stdin/stdout; stdout of the test code is c
 stdout goes to stderr): the executor sends {"op": "run", "source", "name", "modules"} (and {"op": "reset"} between notebooks); the checker may ask
 {"op": "export", "names"}, {"op": "call", "name", "args", "errstate"}, {"op": "seed", "value"} and gets {"answer": JSON text}
 or {"failure": reason}, or first {"callback": request} for each use of a test object, which it answers with
-{"op": "callback_done", "reply"}; it ends the cell with {"op": "done", "status", "ename", "evalue", "traceback", "stdout",
-"stderr", "awards"}.
+{"op": "callback_done", "reply"}; it ends the cell with {"op": "done", "status", "ename", "evalue", "failed_in",
+"traceback", "stdout", "stderr", "awards"}: "failed_in" says whether the cell stopped in its visible or its hidden
+part.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import traceback
 import types
 
 from course.grading import wire
+from course.grading.notebooks import HIDDEN_BEGIN, HIDDEN_END, between_markers
 
 MAX_CAPTURE = 200_000   # characters of a test cell's printed output
 _awards = None          # the running cell's partial-credit awards (None between cells)
@@ -316,8 +318,9 @@ class Checker:
                 exec(code, self.namespace)   # noqa: S102 - the instructor's test cell, in the checker
             _raise_callback_failure()   # a check inside the test's objects failed, and student code caught it
         except (Exception, GradingStopped) as error:   # noqa: BLE001 - a failed test is a result
+            line = failed_line(error, name)
             result = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:2000],
-                      "traceback": _traceback(error)}
+                      "failed_in": failed_in(source, line), "traceback": _traceback(error, line, failed_in(source, line))}
         finally:
             awards, _awards = _awards, None
             _remotes.clear()
@@ -354,12 +357,30 @@ class Checker:
         self.from_student = {}
 
 
-def _traceback(error):
-    """The test's side of a traceback: line numbers of the test cell (no code: hidden tests stay hidden), then the
-    exception with the student's own traceback when their code raised it."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
-    lines = ["Traceback (most recent call last):"] + [f'  File "{f.filename}", line {f.lineno}' for f in frames]
-    return lines + [line.rstrip("\n") for line in traceback.format_exception_only(type(error), error)]
+def failed_line(error, name):
+    """The line of test cell `name` where `error` ended the cell (its last frame there), or None."""
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == f"<{name}>"]
+    return lines[-1] if lines else None
+
+
+def failed_in(source, line):
+    """"hidden" when `line` of the test cell `source` lies between hidden-test markers, "visible" when the student
+    can run it in their notebook, None when the cell ended outside its own lines (a check of a test's object)."""
+    if line is None:
+        return None
+    return "hidden" if line in {n for n, _ in between_markers(source, HIDDEN_BEGIN, HIDDEN_END)} else "visible"
+
+
+def _traceback(error, line, where):
+    """What a student reads of a failed test, the message first: the exception's message (and the student's own
+    traceback when their code raised it), then where the test cell stopped, by line number only (no code: hidden
+    tests stay hidden)."""
+    lines = [part for text in traceback.format_exception_only(type(error), error) for part in text.rstrip("\n").split("\n")]
+    if line is not None:
+        lines.append(f"(line {line} of this test cell: "
+                     + ("a hidden check; its code is not shown)" if where == "hidden" else
+                        "a check you can run in your notebook)"))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------- the grader's side

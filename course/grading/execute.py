@@ -61,6 +61,7 @@ KERNEL_COURSE = "getattr(__import__('importlib.util').util.find_spec('course'), 
 
 
 # A test cell that gives partial credit calls course.helpers.partial_credit (docs: the instructors' guide).
+FAILED_IN = ("visible", "hidden")   # where a failed test cell stopped: a check the student can run, or a hidden one
 PARTIAL_CREDIT = re.compile(r"\bpartial_credit\s*\(")
 
 
@@ -370,7 +371,8 @@ class GradingExecute(Execute):
         if message.get("status") != "ok":
             cell.outputs.append(new_output("error", ename=str(message.get("ename")), evalue=str(message.get("evalue")),
                                            traceback=[str(line) for line in message.get("traceback") or []]))
-            return self._verdict(grade_id, False, f"{message.get('ename')}: {message.get('evalue')}"[:500])
+            return self._verdict(grade_id, False, f"{message.get('ename')}: {message.get('evalue')}"[:500],
+                                 failed_in=message.get("failed_in") if message.get("failed_in") in FAILED_IN else None)
         return self._ran_to_the_end(grade_id, cell, message.get("awards"))
 
     async def _bridge(self, request, deadline):
@@ -563,10 +565,12 @@ class GradingExecute(Execute):
         return self._verdict(grade_id, fraction >= 1.0, f"partial credit: {fraction:.0%} of the points",
                              fraction=fraction)
 
-    def _verdict(self, grade_id, passed, reason, index=None, flag=False, fraction=None):
+    def _verdict(self, grade_id, passed, reason, index=None, flag=False, fraction=None, failed_in=None):
         verdict = {"passed": bool(passed), "reason": reason}
         if fraction is not None:
             verdict["fraction"] = fraction
+        if failed_in:
+            verdict["failed_in"] = failed_in
         records.record(self.nb)["verdicts"][grade_id] = verdict
         if flag:
             self._flag(index, f"test cell {grade_id!r}: {reason}")

@@ -17,6 +17,8 @@ the feedback and the formgrader render.
 
 from __future__ import annotations
 
+import re
+
 from nbformat.v4 import new_output
 from traitlets import Integer, List
 
@@ -59,11 +61,26 @@ class DescribeImages(HTMLPreprocessor):
         return cell, resources
 
 
-class HideHiddenTests(HTMLPreprocessor, ClearHiddenTests):
-    """Remove hidden-test code from the test cells and reduce their error outputs to `ename: evalue`.
+LOCATION = re.compile(r"^\(line \d+ of this test cell: ")   # the checker's last traceback line (checker._traceback)
 
-    A traceback quotes the source around the failing line, so cells that held hidden tests keep
-    only the error's name and message (the assertion messages say what was checked).
+
+def student_part(traceback_lines):
+    """What a checker's traceback adds after the message: the student's own frames ("In your code:", when their
+    code raised) and the line where the test cell stopped (by number). Tracebacks of a test cell run in the
+    kernel quote the test's code, and give nothing here."""
+    lines = [str(line) for line in traceback_lines or []]
+    start = next((i for i, line in enumerate(lines) if line.startswith("In your code:")), None)
+    if start is not None:
+        return lines[start:]
+    return lines[-1:] if lines and LOCATION.match(lines[-1]) else []
+
+
+class HideHiddenTests(HTMLPreprocessor, ClearHiddenTests):
+    """Remove hidden-test code from the test cells and reduce their error outputs to the message first.
+
+    A traceback quotes the source around the failing line, so cells that held hidden tests keep the
+    error's name and message (the assertion messages say what was checked), then the student's own
+    frames and the failing line's number where the checker gave them (`student_part`).
     """
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -75,7 +92,7 @@ class HideHiddenTests(HTMLPreprocessor, ClearHiddenTests):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}",
-                                           HIDDEN_NOTE]
+                                           *student_part(output.get("traceback")), HIDDEN_NOTE]
         return cell, resources
 
 

@@ -24,7 +24,7 @@ import difflib
 import hashlib
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -230,6 +230,7 @@ class MutationRun:
     killed: list
     survived: list
     acknowledged: list
+    caught_visibly: list = field(default_factory=list)   # killed by a check the student can run in the notebook
 
     @property
     def kill_rate(self):
@@ -274,11 +275,13 @@ def submissions(mutants, root=ROOT):
 
 def tally(exercise, graded, mutants, acknowledged):
     """The MutationRun of mutants graded in a GradingRun: a mutant is killed when it lost points."""
-    killed, survived = [], []
+    killed, survived, visibly = [], [], []
     for mutant in mutants:
         score, maximum = graded.total(student_id(mutant))
         (killed if score < maximum else survived).append(mutant)
-    return MutationRun(exercise, killed, survived, acknowledged)
+        if score < maximum and graded.caught_by(student_id(mutant)) == "visible":
+            visibly.append(mutant)
+    return MutationRun(exercise, killed, survived, acknowledged, visibly)
 
 
 def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, only=None):
@@ -299,7 +302,9 @@ def run(exercise, count=None, seed=0, workers=None, root=ROOT, course_dir=None, 
 
 def format_run(result):
     lines = [f"{result.exercise}: {len(result.killed)} of {len(result.killed) + len(result.survived)} mutants killed "
-             f"({result.kill_rate:.0%}); {len(result.acknowledged)} acknowledged as equivalent"]
+             f"({result.kill_rate:.0%}): {len(result.caught_visibly)} by a check the student can run in the notebook, "
+             f"{len(result.killed) - len(result.caught_visibly)} by hidden checks alone; "
+             f"{len(result.acknowledged)} acknowledged as equivalent"]
     for cell, (killed, total) in result.per_cell().items():
         lines.append(f"  {cell:28s} {killed}/{total}")
     for mutant in result.survived:

@@ -7,7 +7,9 @@ read it from `autograde/<student>/<exercise>/<exercise>.ipynb`:
 - "repairs": what the metadata repair restored, cell by cell;
 - "flags": tampering found, for review (the grade stays what the tests gave);
 - "events": timeouts, kernel deaths, fresh kernels, outputs cut;
-- "verdicts": {grade_id: {"passed": bool, "reason": str}}, the executor's verdict per test cell;
+- "verdicts": {grade_id: {"passed": bool, "reason": str}}, the executor's verdict per test cell; a failed cell
+  that the checker ran also says where it stopped ("failed_in": "visible", a check the student can run in the
+  notebook, or "hidden");
 - "timing": wall time of the execution.
 
 - "submission_sha256": a digest of the submitted folder (`RecordSubmission`), so that `dl-course grade`

@@ -44,6 +44,23 @@ class GradingRun:
         return nbformat.read(self.course_dir / "autograde" / student / self.exercise / f"{self.exercise}.ipynb",
                              as_version=4)
 
+    def failed_checks(self, student, cells=None):
+        """{grade_id: verdict} of the test cells (of `cells`, when given) that the student's notebook failed; a
+        verdict's "failed_in" says whether a check the student can run caught it ("visible") or a hidden one."""
+        from . import records
+
+        verdicts = records.record(self.autograded_notebook(student)).get("verdicts", {})
+        return {cell: verdict for cell, verdict in verdicts.items()
+                if not verdict.get("passed") and (cells is None or cell in cells)}
+
+    def caught_by(self, student, cells=None):
+        """"visible" when a check the student can run in the notebook failed (among `cells`), "hidden" when only
+        hidden checks did, None when no test cell failed."""
+        failed = self.failed_checks(student, cells)
+        if not failed:
+            return None
+        return "visible" if any(v.get("failed_in") == "visible" for v in failed.values()) else "hidden"
+
 
 def nbgrader(course_dir, *args, timeout=3600, env=None):
     """Run one nbgrader command in course_dir (with more environment variables `env`); raise with its
