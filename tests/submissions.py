@@ -8,7 +8,12 @@ grades what it is given (`course.grading.trial`), this module says what the test
 
 grades the solution, the released stub and every wrong solution of each exercise named (default: all)
 and prints a score table: the quickest way to see which cells a new wrong solution loses, and whether a check
-the student can run in the notebook catches it or hidden checks alone (the table in docs/hidden-tests.md).
+the student can run in the notebook catches it or hidden checks alone.
+
+    python tests/submissions.py --visible [--mutants N] ...
+
+prints the table of docs/hidden-tests.md instead: per exercise, how many wrong solutions and mutants a visible
+check catches and how many hidden checks alone.
 """
 
 from __future__ import annotations
@@ -83,13 +88,47 @@ def generate_feedback(run, student):
     return (run.course_dir / "feedback" / student / run.exercise / f"{run.exercise}.html").read_text()
 
 
+VISIBLE_HEADER = ["| exercise | wrong solutions | caught by a visible check | by hidden checks alone | mutants graded "
+                  "| killed | killed by a visible check | by hidden checks alone |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+
+def visible_row(exercise, mutant_count=None):
+    """One markdown row: how many of the exercise's wrong solutions, and of its mutant draw (seed 0, the test
+    suite's sample by default), a check the student can run in the notebook catches, and how many hidden checks
+    alone. Graded in one batch, each wrong solution until the cells it must lose, each mutant until its first
+    failed test cell (so a mutant counts as caught visibly when the first test cell it fails, fails visibly)."""
+    from course.grading import mutants
+
+    wrongs = load_wrong_solutions(exercise)
+    source = nbformat.read(notebook_path(exercise), as_version=4)
+    graded_mutants, acknowledged = mutants.select(exercise, count=mutant_count or mutants.CI_COUNT, seed=mutants.SEED)
+    students = {f"wrong{i}": apply_wrong_solution(source, wrong) for i, wrong in enumerate(wrongs)}
+    students.update(mutants.submissions(graded_mutants))
+    run = grade_submissions(exercise, students, stop_after={f"wrong{i}": w["loses"] for i, w in enumerate(wrongs)},
+                            stop_at_first_failure=[s for s in students if not s.startswith("wrong")])
+    caught = [run.caught_by(f"wrong{i}", wrong["loses"]) for i, wrong in enumerate(wrongs)]
+    tally = mutants.tally(exercise, run, graded_mutants, acknowledged)
+    shutil.rmtree(run.course_dir, ignore_errors=True)
+    return (f"| {exercise} | {len(wrongs)} | {caught.count('visible')} | {caught.count('hidden')} | {len(graded_mutants)} "
+            f"| {len(tally.killed)} | {len(tally.caught_visibly)} | {len(tally.killed) - len(tally.caught_visibly)} |")
+
+
 def main(argv=None):
     """Grade the solution, the stub and the wrong solutions of each exercise named; print a score table."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("exercise", nargs="*", help="exercise folder names (default: all in source/)")
+    parser.add_argument("--visible", action="store_true", help="print instead the markdown table of how many wrong "
+                        "solutions and mutants a visible check catches (docs/hidden-tests.md)")
+    parser.add_argument("--mutants", type=int, help="with --visible: mutants per exercise (default: the test suite's sample)")
     args = parser.parse_args(argv)
+    if args.visible:
+        print("\n".join(VISIBLE_HEADER), flush=True)
+        for exercise in args.exercise or exercises():
+            print(visible_row(exercise, args.mutants), flush=True)
+        return 0
     for exercise in args.exercise or exercises():
         wrongs = load_wrong_solutions(exercise)
         submissions = standard_submissions(exercise)

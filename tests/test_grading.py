@@ -129,11 +129,10 @@ def test_each_wrong_solution_fails_a_check_the_student_can_run_and_learns_what_w
                     or ("expected" in reason and "got" in reason and any(name in reason for name in names))]
         if not teaching:
             vague.append((wrong["name"], sorted(names), visible[0]))
-    assert not vague, (f"{graded.exercise}: visible checks whose message does not name the function, what was "
-                       f"expected and what came back: {vague}")
     listed = hidden_only_wrong_solutions(graded.exercise)
-    assert sorted(hidden_only) == sorted(listed), (
-        f"{graded.exercise}: caught by hidden checks alone: {sorted(hidden_only)}; docs/hidden-tests.md lists "
+    assert not vague and sorted(hidden_only) == sorted(listed), (
+        f"{graded.exercise}: visible checks whose message does not name the function, what was expected and what "
+        f"came back: {vague}; caught by hidden checks alone: {sorted(hidden_only)}; docs/hidden-tests.md lists "
         f"{sorted(listed)}")
     assert all(listed.values()), f"{graded.exercise}: give the reason of each hidden-only wrong solution"
 

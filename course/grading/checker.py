@@ -319,8 +319,9 @@ class Checker:
             _raise_callback_failure()   # a check inside the test's objects failed, and student code caught it
         except (Exception, GradingStopped) as error:   # noqa: BLE001 - a failed test is a result
             line = failed_line(error, name)
+            where = failed_in(source, line)
             result = {"status": "error", "ename": type(error).__name__, "evalue": str(error)[:2000],
-                      "failed_in": failed_in(source, line), "traceback": _traceback(error, line, failed_in(source, line))}
+                      "failed_in": where, "traceback": _traceback(error, line, where)}
         finally:
             awards, _awards = _awards, None
             _remotes.clear()

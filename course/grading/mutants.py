@@ -238,11 +238,12 @@ class MutationRun:
         return len(self.killed) / counted if counted else 1.0
 
     def per_cell(self):
-        """{cell: (killed, counted)} over the mutants that are not acknowledged as equivalent."""
+        """{cell: (killed, counted, killed by a visible check)} over the mutants not acknowledged as equivalent."""
         table = {}
+        visibly = {m.id for m in self.caught_visibly}
         for mutant, killed in [(m, True) for m in self.killed] + [(m, False) for m in self.survived]:
-            done, total = table.get(mutant.cell, (0, 0))
-            table[mutant.cell] = (done + killed, total + 1)
+            done, total, seen = table.get(mutant.cell, (0, 0, 0))
+            table[mutant.cell] = (done + killed, total + 1, seen + (mutant.id in visibly))
         return dict(sorted(table.items()))
 
 
@@ -305,8 +306,8 @@ def format_run(result):
              f"({result.kill_rate:.0%}): {len(result.caught_visibly)} by a check the student can run in the notebook, "
              f"{len(result.killed) - len(result.caught_visibly)} by hidden checks alone; "
              f"{len(result.acknowledged)} acknowledged as equivalent"]
-    for cell, (killed, total) in result.per_cell().items():
-        lines.append(f"  {cell:28s} {killed}/{total}")
+    for cell, (killed, total, visibly) in result.per_cell().items():
+        lines.append(f"  {cell:28s} {killed}/{total} killed, {visibly} by a visible check")
     for mutant in result.survived:
         lines.append(f"\nSURVIVED {mutant.id} ({mutant.operator}):\n{mutant.diff()}")
     return "\n".join(lines)
