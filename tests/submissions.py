@@ -88,6 +88,7 @@ def generate_feedback(run, student):
     return (run.course_dir / "feedback" / student / run.exercise / f"{run.exercise}.html").read_text()
 
 
+CAUGHT_BY = {"visible": "a visible check", "hidden": "hidden checks alone", None: "nothing"}   # GradingRun.caught_by
 VISIBLE_HEADER = ["| exercise | wrong solutions | caught by a visible check | by hidden checks alone | mutants graded "
                   "| killed | killed by a visible check | by hidden checks alone |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -140,9 +141,9 @@ def main(argv=None):
             label = wrongs[int(student[5:])]["name"] if student.startswith("wrong") else student
             by = ""
             if student.startswith("wrong"):
-                by = run.caught_by(student, wrongs[int(student[5:])]["loses"]) or "nothing"
-                caught[by] = caught.get(by, 0) + 1
-                by = f"  [caught by: {'a visible check' if by == 'visible' else by + ' checks alone' if by == 'hidden' else by}]"
+                where = run.caught_by(student, wrongs[int(student[5:])]["loses"])
+                caught[where] = caught.get(where, 0) + 1
+                by = f"  [caught by: {CAUGHT_BY[where]}]"
             print(f"  {score:5.1f} / {maximum:<5.1f} {label}{by}")
         print(f"  {len(wrongs)} wrong solutions: {caught.get('visible', 0)} caught by a check the student can run, "
               f"{caught.get('hidden', 0)} by hidden checks alone")
