@@ -345,8 +345,8 @@ def test_what_student_code_prints_while_a_test_calls_it_is_shown_in_that_test_ce
 @pytest.mark.grading
 def test_a_failed_check_leads_with_its_message_and_says_whether_it_can_be_run_in_the_notebook(data_dir, tmp_path):
     """Exercise 1 with three wrong parts, graded: a sigmoid with the wrong sign (a visible check catches it),
-    `predict` with a threshold of 0.9 (hidden checks alone catch it) and a `forward` that raises in the student's
-    own code. Each failed cell's error output, in the graded notebook and in the feedback, starts with the
+    a `relu` that flattens its input (only the hidden checks use a 2-D input) and a `forward` that raises in the
+    student's own code. Each failed cell's error output, in the graded notebook and in the feedback, starts with the
     message (expected and got), then the student's own traceback, then the test cell's line, by number only."""
     from course.grading.feedback import HideHiddenTests
     from submissions import apply_wrong_solution
@@ -354,7 +354,7 @@ def test_a_failed_check_leads_with_its_message_and_says_whether_it_can_be_run_in
     exercise = "ex01_numpy_dnn"
     solution = nbformat.read(grading.notebook_path(exercise), as_version=4)
 
-    def graded_with(*edits):   # each wrong part fails the checks of train_predict too: two notebooks
+    def graded_with(*edits):   # a flattening relu would fail forward's visible checks too: two notebooks
         nb = solution
         for cell, old, new in edits:
             nb = apply_wrong_solution(nb, {"name": cell, "cell": cell, "old": old, "new": new})
@@ -364,10 +364,10 @@ def test_a_failed_check_leads_with_its_message_and_says_whether_it_can_be_run_in
     graded = graded_with(("activations", "np.exp(-np.logaddexp(0.0, -np.asarray(z, dtype=np.float64)))",
                           "np.exp(-np.logaddexp(0.0, np.asarray(z, dtype=np.float64)))"),
                          ("forward", 'params["W1"] @ X', 'X @ params["W1"]'))
-    threshold = graded_with(("train_predict", "[0] > 0.5)", "[0] > 0.9)"))
+    flattened = graded_with(("activations", "return np.maximum(0.0, z)", "return np.maximum(0.0, z).ravel()"))
     failed_in = {name: verdict.get("failed_in") for name, verdict in records.record(graded)["verdicts"].items()}
     assert failed_in["test_activations"] == failed_in["test_forward"] == "visible", failed_in
-    assert records.record(threshold)["verdicts"]["test_train_predict"].get("failed_in") == "hidden"
+    assert records.record(flattened)["verdicts"]["test_activations"].get("failed_in") == "hidden"
 
     def error(notebook, grade_id):
         cell = next(c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == grade_id)
@@ -379,13 +379,13 @@ def test_a_failed_check_leads_with_its_message_and_says_whether_it_can_be_run_in
             HideHiddenTests().preprocess_cell(cell, {}, index)
         return notebook
 
-    for wrong, hidden_only in [(graded, threshold), (feedback(graded), feedback(threshold))]:
+    for wrong, hidden_only in [(graded, flattened), (feedback(graded), feedback(flattened))]:
         sigmoid = error(wrong, "test_activations")
         assert sigmoid[0].startswith("AssertionError: sigmoid([0, 2, -2]): expected [0.5, 0.8808, 0.1192], got ["), sigmoid
         assert re.fullmatch(r"\(line \d+ of this test cell: a check you can run in your notebook\)", sigmoid[1]), sigmoid
         crash = error(wrong, "test_forward")
         assert crash[0].startswith("ValueError: matmul") and crash[1] == "In your code:", crash
         assert "in forward" in "\n".join(crash[2:]) and any("a check you can run" in line for line in crash), crash
-        labels = error(hidden_only, "test_train_predict")
-        assert labels[0].startswith("AssertionError: ") and "a hidden check" in labels[1], labels
+        shape = error(hidden_only, "test_activations")
+        assert shape[0] == "AssertionError: activations must keep the shape" and "a hidden check" in shape[1], shape
     assert "Traceback (most recent call last)" not in str(error(graded, "test_activations"))
