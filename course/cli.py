@@ -9,6 +9,7 @@ after any verb.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -454,8 +455,9 @@ def _print_passwords(passwords):
 
 
 @verb(hub, exercise=False)
-@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="CSV of students (column id, the account name; optional first_name, last_name, email)")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False),
+              help="CSV of students (column id, the account name; optional first_name, last_name, email); "
+                   "with --lti the class may come from the LMS instead (`dl-course lti roster --hub-dir`)")
 @click.option("--instructors", default="", help="comma-separated account names of instructors and TAs")
 @click.option("--port", type=int, default=8000, show_default=True, help="the hub's port")
 @click.option("--ip", default="127.0.0.1", show_default=True, help="the address the hub listens on (0.0.0.0 behind "
@@ -463,19 +465,25 @@ def _print_passwords(passwords):
 @hub_dir_option
 @click.option("--exchange", default=HUB_EXCHANGE, show_default=True, help="the shared exchange")
 @click.option("--data-dir", help="the dataset mirror for every server (default: $COURSE_DATA_DIR if set)")
-def up(course, roster, instructors, port, ip, state_dir, exchange, data_dir):
+@click.option("--lti", is_flag=True, help="log in from the LMS by LTI 1.3 (c.Lti13Tool in nbgrader_config.py; "
+                                          "docs/lti.md) instead of PAM")
+@click.option("--public-url", default="", help="the address users reach the hub at behind a TLS proxy, e.g. "
+                                             "https://hub.example.edu/ (an LMS launches https only)")
+def up(course, roster, instructors, port, ip, state_dir, exchange, data_dir, lti, public_url):
     """Create the class (accounts, grader, exchange) and start the hub.
 
     Create a Linux account for every student of the roster and every instructor (new accounts get a generated
     password, printed once; existing ones are used as they are), the grader account and its copy of the course
     (with the roster in its gradebook), the shared exchange with a layout students cannot subvert; install
     configurable-http-proxy from npm and start JupyterHub in the background. Instructors and TAs may open the
-    course's Formgrader; students may not. Exit status 0 when the hub answers, 1 with the reason otherwise
-    (everything made so far is removed again).
+    course's Formgrader; students may not. With --lti, users log in from the LMS course instead (LTI 1.3; the
+    tool's key pair is made in the grader's course root when the course has none). Exit status 0 when the hub
+    answers, 1 with the reason otherwise (everything made so far is removed again).
     """
     names = [name.strip() for name in instructors.split(",") if name.strip()]
     made = _hub_step("up", lambda h: h.up(require_root(course), roster, instructors=names, port=port,
-                                          state_dir=state_dir, exchange=exchange, data_dir=data_dir, ip=ip))
+                                          state_dir=state_dir, exchange=exchange, data_dir=data_dir, ip=ip, lti=lti,
+                                          public_url=public_url))
     if made is None:
         return 1
     _print_passwords(made[1])
@@ -512,6 +520,84 @@ def down(course, state_dir):
     before stay). Exit status 0, or 1 when no hub was started there.
     """
     return 0 if _hub_step("down", lambda h: h.down(state_dir) or True) else 1
+
+
+# ----------------------------------------------------------------------------- LTI 1.3 Advantage
+
+@cli.group(context_settings=HELP)
+def lti():
+    """The course as an LTI 1.3 tool of an LMS course: keys, roster, scores.
+
+    `lti keys` makes the tool's key pair, `lti roster` reads the class from the LMS (NRPS), `lti scores` posts an
+    exercise's scores to the LMS's gradebook (AGS). The LMS's values are c.Lti13Tool settings in
+    nbgrader_config.py; docs/lti.md says where Canvas, Moodle and Blackboard show each of them.
+    """
+
+
+def _lti_step(name, step):
+    """Run an LTI step; a ValueError (a setting missing, the LMS refusing) is one line and exit status 1."""
+    from course.grading import lti as tool
+
+    try:
+        return step(tool)
+    except ValueError as error:
+        print(f"dl-course lti {name}: {error}", file=sys.stderr)
+        return None
+
+
+@verb(lti, exercise=False)
+@click.option("--replace", is_flag=True, help="make a new key pair even when the course has one (the LMS must "
+                                              "then be given the new public key)")
+def keys(course, replace):
+    """Make the tool's key pair and print its public key set.
+
+    Write lti/private-key.pem (readable by its owner only; it signs the token requests of `lti roster` and
+    `lti scores`) and lti/jwks.json in the course root, unless they exist, and print the public key set (JWKS)
+    to paste into the LMS, or serve it: a hub started with `hub up --lti` serves it at /hub/lti13/jwks. Exit
+    status 0.
+    """
+    made = _lti_step("keys", lambda tool: tool.make_keys(require_root(course), replace=replace))
+    if made is None:
+        return 1
+    print(json.dumps(made[1], indent=2))
+    print(f"private key: {made[0]} (keep it there; never in a folder students can read)")
+    return 0
+
+
+@verb(lti, name="roster", exercise=False)
+@click.option("--hub-dir", type=click.Path(file_okay=False), help="also make a running hub's class these "
+                                                                  "students (as `dl-course hub roster`), as root")
+def lti_roster(course, hub_dir):
+    """Read the class from the LMS (NRPS) into the gradebook.
+
+    Read every page of the LMS course's members, match each to a student of the gradebook (id, e-mail, names,
+    as `collect` matches) or give a new one an id (c.Lti13Tool.student_id_from), add the new students and
+    write lti/users.csv (LTI user id -> course id, learner or instructor). Report who was added, who left the
+    LMS course and who has no usable id. With --hub-dir, the running hub's class becomes the active learners.
+    Exit status 0, or 1 when a member has no usable id.
+    """
+    sync = _lti_step("roster", lambda tool: tool.roster_from_lms(require_root(course), hub_dir=hub_dir))
+    if sync is None:
+        return 1
+    print("\n".join(sync.lines()))
+    return 1 if sync.unusable else 0
+
+
+@verb(lti)
+def scores(course, exercise):
+    """Post EXERCISE's scores to the LMS's gradebook (AGS).
+
+    Find the exercise's line item in the LMS course (by its resource id, the exercise's name) or create it, and
+    post one score per student with the grade files' rules: graded and rejected (0, the reason as comment)
+    posted, flagged held back until cleared, missing left alone (c.LmsExport.missing_as_zero posts 0). A score
+    the LMS holds already is not posted again. Exit status 0, or 1 while a score is held back for review or
+    refused.
+    """
+    outcome = _lti_step("scores", lambda tool: tool.scores_to_lms(exercise, require_root(course)))
+    if outcome is None:
+        return 1
+    print("\n".join(outcome.lines()))
+    return 1 if any("flagged" in why or "refused" in why for _, why in outcome.held_back) else 0
 
 
 # ----------------------------------------------------------------------------- entry point

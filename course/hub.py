@@ -53,7 +53,7 @@ PRIVATE = 0o600                          # the hub's files with the class's ids,
 DEFAULT_DIR = "/srv/dl-course-hub"
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 ACCOUNT_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")   # what useradd accepts without --badname
-COURSE_PARTS = ("nbgrader_config.py", "source", "release", "extensions.csv")
+COURSE_PARTS = ("nbgrader_config.py", "source", "release", "extensions.csv", "lti")   # lti/: the LTI key pair
 
 
 class HubError(RuntimeError):
@@ -175,9 +175,10 @@ def new_password():
 
 # ----------------------------------------------------------------------------- the course root
 
-def make_grader_course(course_root, grader, exchange, roster_rows):
+def make_grader_course(course_root, grader, exchange, roster_rows, lti=False):
     """The grader's copy of the course, its class in the gradebook and the hub's exchange in its
-    nbgrader_config.json; everything owned by the grader."""
+    nbgrader_config.json (with lti: the course's LTI key pair, made when it has none); everything owned by
+    the grader."""
     from nbgrader.api import Gradebook
 
     from course.grading.engine import create_empty_gradebook
@@ -192,10 +193,15 @@ def make_grader_course(course_root, grader, exchange, roster_rows):
             shutil.copytree(source, target / part, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         elif source.is_file():
             shutil.copy(source, target / part)
-    (target / OVERRIDES_FILE).write_text(json.dumps(
-        {"Exchange": {"root": str(exchange), "path_includes_course": True}}, indent=2) + "\n")
+    overrides = Path(course_root, OVERRIDES_FILE)   # the course's own settings there (c.Lti13Tool, c.LmsExport) stay
+    settings = json.loads(overrides.read_text()) if overrides.is_file() else {}
+    settings["Exchange"] = {**settings.get("Exchange", {}), "root": str(exchange), "path_includes_course": True}
+    (target / OVERRIDES_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     graded = load_config(target)
     create_empty_gradebook(graded.CourseDirectory.db_url.removeprefix("sqlite:///"))   # no `alembic` process
+    if lti:
+        from course.grading.lti import make_keys
+        make_keys(target)
     with Gradebook(graded.CourseDirectory.db_url, graded.CourseDirectory.course_id) as gb:
         for row in roster_rows:
             gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id" and v})
@@ -203,6 +209,17 @@ def make_grader_course(course_root, grader, exchange, roster_rows):
     for path in [target, *target.rglob("*")]:
         os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
     return target
+
+
+def lti_problem(course_root):
+    """A HubError naming the c.Lti13Tool setting an LTI log-in lacks."""
+    from course.grading.lti import Lti13Tool
+
+    try:
+        Lti13Tool(config=load_config(course_root)).require("issuer", "client_id", "deployment_ids",
+                                                           "authorize_url", "jwks_url")
+    except ValueError as error:
+        raise HubError(f"--lti: {error}") from None
 
 
 # ----------------------------------------------------------------------------- the exchange
@@ -259,8 +276,12 @@ def wait_until_up(url, process, log_file, timeout=120):
 
 
 def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, exchange=DEFAULT_EXCHANGE,
-       data_dir=None, ip="127.0.0.1", log=print):
-    """Create the class and start the hub; returns (HubState, {account: password} of the new accounts)."""
+       data_dir=None, ip="127.0.0.1", lti=False, public_url="", log=print):
+    """Create the class and start the hub; returns (HubState, {account: password} of the new accounts).
+
+    lti: students log in from the LMS by LTI 1.3 (course.hub_login, with the course's c.Lti13Tool settings)
+    instead of PAM; `roster` may then be None (the class comes from `dl-course lti roster --hub-dir`).
+    public_url: the address users reach the hub at, behind a TLS proxy (JupyterHub's public_url)."""
     from course.grading.intake import read_roster
 
     require_root("up")
@@ -273,7 +294,11 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
     if not Path(course_root, DEPLOY, "jupyterhub_config.py").is_file():
         raise HubError(f"{course_root} has no {DEPLOY}/jupyterhub_config.py: run `dl-course hub up` in the course "
                        f"repository")
-    rows = read_roster(roster)
+    if lti:
+        lti_problem(course_root)
+    elif roster is None:
+        raise HubError("a hub with PAM log-in needs its students: give --roster (or --lti to log in from the LMS)")
+    rows = read_roster(roster) if roster else []
     students = [row["id"] for row in rows]
     instructors = [name for name in instructors if name]
     course_id = load_config(course_root).CourseDirectory.course_id
@@ -306,13 +331,14 @@ def up(course_root, roster, instructors=(), port=8000, state_dir=DEFAULT_DIR, ex
             state.accounts.append(name)
             state.save()
         prepare_exchange(exchange, course_id, grader, state)
-        target = make_grader_course(course_root, grader, exchange, rows)
+        target = make_grader_course(course_root, grader, exchange, rows, lti=lti)
         proxy = install_proxy(course_root, state_dir, log)
         shutil.copytree(Path(course_root, DEPLOY), state_dir / "config", dirs_exist_ok=True)
         settings = {"course_id": course_id, "ip": ip, "port": port, "hub_port": free_port(),
                     "service_port": free_port(), "proxy_api_port": free_port(), "proxy": str(proxy),
                     "python": sys.executable, "state_dir": str(state_dir), "course_root": str(target),
                     "exchange": str(exchange), "students": students, "instructors": instructors,
+                    "login": "lti" if lti else "pam", "public_url": public_url or "",
                     "data_dir": data_dir or os.environ.get("COURSE_DATA_DIR") or ""}
         write_private(state_dir / ROSTER_TOKEN_FILE, secrets.token_hex(32))
         settings["roster_token_file"] = str(state_dir / ROSTER_TOKEN_FILE)

@@ -72,7 +72,7 @@ def expected_cost(unit):
 
 # The quick tier, `pytest -m "not slow"` (docs/testing.md): everything but what executes notebooks (the `grading`
 # and `compat` marks) and the modules that start a server, a browser, a site build or a package install.
-SLOW_MODULES = {"test_hub.py", "test_formgrader.py", "test_browser_notebooks.py", "test_docs.py",
+SLOW_MODULES = {"test_hub.py", "test_lti.py", "test_formgrader.py", "test_browser_notebooks.py", "test_docs.py",
                 "test_colab_install.py", "test_release.py", "test_newcomer.py", "test_sandbox.py"}
 
 

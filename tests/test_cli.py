@@ -10,7 +10,7 @@ import pytest
 from course import cli
 
 VERBS = {"collect", "grade", "report", "mutants", "similarity", "flags", "export", "return", "schedule", "links",
-         "docs", "setup", "hub", "data"}
+         "docs", "setup", "hub", "data", "lti"}
 
 
 def commands(group=cli.cli, prefix=()):

@@ -31,10 +31,11 @@ def environment_pip():
     return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), env
 
 
-TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv", "playwright"}   # the test suite's own tools (uv: the
-# compatibility run; playwright: the real-browser tests)
+TEST_TOOLS = {"pytest", "pytest-xdist", "pyyaml", "uv", "playwright",   # the test suite's own tools (uv: the
+              "lti1p3platform", "lti-provider-mock", "fastapi", "uvicorn"}   # compatibility run; playwright: the
+# real-browser tests; the LTI platforms of tests/test_lti.py)
 DOCS_TOOLS = {"sphinx", "sphinx-book-theme", "myst-nb"}    # the website's build (instructors, not the GPU environment)
-HUB_TOOLS = {"jupyterhub"}   # a class hub (`dl-course hub up`), on a server: not the students' GPU environment
+HUB_TOOLS = {"jupyterhub", "jupyterhub-ltiauthenticator"}   # a class hub (`dl-course hub up`), on a server: not the students' GPU environment
 
 
 SELF = re.compile(r"^dl-course\[([^\]]+)\]$")

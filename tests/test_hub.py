@@ -19,7 +19,6 @@ readable by all.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import json
@@ -36,11 +35,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from accounts import environment_everyone_can_run
 from browser import artifact_dir, chromium, free_port
 from course import grading
 from course.grading.trial import student_form
 from submissions import apply_wrong_solution, load_wrong_solutions
 
+pytestmark = pytest.mark.xdist_group("hub")   # one hub test at a time (tests/accounts.py)
 EXERCISE = "ex01_numpy_dnn"
 INSTRUCTOR, SOLVER, WRONG = "dlh-ines", "dlh-ana", "dlh-ben"
 OVERSIZED, NEWCOMER = "dlh-cat", "dlh-dan"   # cat hands in 150 MB by hand; dan joins the class later
@@ -67,33 +68,6 @@ def _account(name):
         return pwd.getpwnam(name)
     except KeyError:
         return None
-
-
-def _readable_by_others(python):
-    probe = subprocess.run(["runuser", "-u", "nobody", "--", python, "-c", "import course, jupyterhub"],
-                           capture_output=True, cwd="/")
-    return probe.returncode == 0
-
-
-@contextlib.contextmanager
-def environment_everyone_can_run():
-    """This Python environment, runnable by every account while the hub runs: the folders above the
-    interpreter and the environment that others cannot enter (here root's home, where pyenv keeps Python)
-    get the execute bit for others, which lets them pass through (not list), and get their mode back after."""
-    changed = {}
-    for path in {os.path.realpath(sys.executable), sys.prefix, os.path.realpath(sys.base_prefix)}:
-        for folder in Path(path).parents:
-            mode = folder.stat().st_mode
-            if not mode & stat.S_IXOTH and folder not in changed:
-                changed[folder] = stat.S_IMODE(mode)
-                os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
-    try:
-        if not _readable_by_others(sys.executable):
-            pytest.skip(f"other accounts cannot run {sys.executable} with the course")
-        yield sys.executable
-    finally:
-        for folder, mode in changed.items():
-            os.chmod(folder, mode)
 
 
 def as_user(user, *command, input=None):
@@ -470,6 +444,46 @@ def test_the_shipped_hub_configuration_lets_only_the_formgrade_group_reach_the_c
     assert config.Authenticator.admin_users == set()
     assert config.Authenticator.allow_existing_users is False, "a student dropped from hub.json could log in again"
     assert [s["name"] for s in config.JupyterHub.services] == ["dl-course"], "a roster service without its token"
+
+
+def test_the_hub_lets_in_the_class_of_hub_json_as_it_is_at_each_log_in(tmp_path):
+    """A student `hub roster` adds logs in without a restart; one it removes cannot, though the hub's
+    configuration at its start named them."""
+    from course.hub_login import ClassPAMAuthenticator
+
+    config = _shipped_configuration(tmp_path, students=("s1",))
+    assert config.JupyterHub.authenticator_class == "course.hub_login.ClassPAMAuthenticator"
+    authenticator = ClassPAMAuthenticator(hub_settings=str(tmp_path / "hub.json"))
+    assert authenticator.check_allowed("s1") and authenticator.check_allowed("ines")
+    assert not authenticator.check_allowed("s2") and not authenticator.check_allowed("root")
+    settings = json.loads((tmp_path / "hub.json").read_text())
+    (tmp_path / "hub.json").write_text(json.dumps({**settings, "students": ["s2"]}))
+    assert authenticator.check_allowed("s2") and not authenticator.check_allowed("s1")
+
+
+def test_an_lti_hub_takes_the_lms_values_from_the_courses_configuration_and_https_cookies_for_launches(tmp_path):
+    from course.coursedir import write_overrides
+    from traitlets.config import Config
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(grading.ROOT / "nbgrader_config.py", course)
+    write_overrides(course, Config({"Lti13Tool": {
+        "issuer": "https://canvas.instructure.com", "client_id": "10000000000123", "deployment_ids": ["7:abc"],
+        "context_id": "c-42", "authorize_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
+        "jwks_url": "https://sso.canvaslms.com/api/lti/security/jwks"}}))
+    config = _shipped_configuration(tmp_path, login="lti", course_root=str(course),
+                                    public_url="https://hub.example.edu/")
+    assert config.JupyterHub.authenticator_class == "course.hub_login.CourseLti13Authenticator"
+    assert (config.LTI13Authenticator.issuer, config.LTI13Authenticator.client_id) == (
+        "https://canvas.instructure.com", {"10000000000123"})
+    assert config.LTI13Authenticator.jwks_endpoint == "https://sso.canvaslms.com/api/lti/security/jwks"
+    assert config.CourseLti13Authenticator.deployment_ids == {"7:abc"}
+    assert config.CourseLti13Authenticator.context_id == "c-42"
+    assert config.CourseLti13Authenticator.course_root == str(course)
+    assert config.JupyterHub.public_url == "https://hub.example.edu/"
+    assert config.JupyterHub.tornado_settings["cookie_options"] == {"SameSite": "None", "Secure": True}
+    assert config.LTI13Authenticator.uri_scheme == "https"
 
 
 def test_the_roster_service_may_manage_users_and_the_students_group_only_and_its_token_stays_root_s(tmp_path):

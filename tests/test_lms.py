@@ -12,7 +12,9 @@ by student. Flagged work is held back until `dl-course flags --clear`.
 """
 
 import csv
+import datetime as dt
 import io
+import json
 import re
 import zipfile
 
@@ -23,6 +25,7 @@ from course import cli, grading
 from course.coursedir import write_overrides
 from course.grading import lms
 from course.grading.trial import student_form
+from lti_platform import INSTRUCTOR, LEARNER, MENTOR, Platform
 from submissions import apply_wrong_solution, flagged_submission, load_wrong_solutions
 from traitlets.config import Config
 
@@ -250,6 +253,85 @@ def test_blackboard_comma_and_tab_files_and_one_feedback_folder_per_student(cour
     outcome = lms.return_feedback(EXERCISE, "blackboard", root, tmp_path / "bb")
     assert sorted(p.parent.name for p in outcome.path.glob("*/*.html")) == ["ada", "eve", "fin", "gus"]
     assert "no bulk feedback upload" in outcome.note
+
+
+def _members():
+    """The LMS course's class list: the roster's students under opaque LTI ids, an instructor, a student the
+    gradebook does not know yet (zoe), one with no e-mail (no usable id) and a mentor (neither)."""
+    people = [(student, first, last, f"{student}@uni.example", [LEARNER]) for student, first, last in
+              (line.split(",")[:3] for line in ROSTER.splitlines()[1:])]
+    people += [("ines", "Ines", "Teacher", "ines@uni.example", [INSTRUCTOR]),
+               ("zoe", "Zoe", "Newcomer", "Zoe@Uni.Example", [LEARNER]),
+               ("anon", "Anon", "Ymous", "", [LEARNER]),
+               ("obs", "Ob", "Server", "obs@uni.example", [MENTOR])]   # Canvas's observers (parents)
+    return [{"user_id": f"lti-{uid}-4f1c", "name": f"{first} {last}", "given_name": first, "family_name": last,
+             "email": email, "roles": roles, "status": "Active"} for uid, first, last, email, roles in people]
+
+
+def test_lti_roster_and_scores_reach_the_lms_gradebook_once_and_a_cleared_flag_follows(course, capsys):
+    """End to end against an LTI 1.3 platform (lti1p3platform) on loopback: the class list read in pages,
+    one score per student with the grade files' rules, a second run posts nothing, a cleared flag posts one."""
+    root, _ = course
+    platform = Platform(page_size=3)
+    platform.members = _members()
+    write_overrides(root, Config({"Lti13Tool": {
+        "issuer": platform.issuer, "client_id": platform.client_id, "deployment_ids": [platform.deployment_id],
+        "token_url": platform.token_url(), "memberships_url": platform.memberships_url(),
+        "lineitems_url": platform.lineitems_url()}}))
+    assert cli.main(["--course", str(root), "lti", "keys"]) == 0
+    assert (root / "lti" / "private-key.pem").stat().st_mode & 0o077 == 0, "the tool's private key is its owner's"
+    platform.tool_keys = json.loads((root / "lti" / "jwks.json").read_text())
+    with platform.serve():
+        assert cli.main(["--course", str(root), "lti", "roster"]) == 1, "anon has no usable id"
+        printed = capsys.readouterr().out
+        assert platform.member_pages == 4, "11 members, 3 a page"
+        assert "added 1: zoe" in printed and "unchanged 7" in printed and "instructors and TAs 1: ines" in printed
+        assert "no usable id: Anon Ymous: the LMS gives no email local" in printed
+        users = {row["student"]: row for row in csv.DictReader(open(root / "lti" / "users.csv"))}
+        assert users["ada"]["user_id"] == "lti-ada-4f1c" and users["ines"]["kind"] == "instructor"
+        assert "obs" not in users and "anon" not in users
+
+        assert cli.main(["--course", str(root), "lti", "scores", EXERCISE]) == 1, "bo is held back"
+        printed = capsys.readouterr().out
+        (item,) = platform.lineitems.values()
+        assert (item["resourceId"], item["label"], item["scoreMaximum"]) == (EXERCISE, "Exercise 1: NumPy DNN", 15)
+        assert item["id"].endswith("?type_id=7"), "the platform's line item URLs carry a query string, as Moodle's"
+        book = platform.gradebook(EXERCISE)
+        assert set(book) == {f"lti-{s}-4f1c" for s in ("ada", "cy", "eve", "fin", "gus")}, "bo, dee, zoe: not posted"
+        assert book["lti-ada-4f1c"] == (15, "15/15 points; the feedback file has every test")
+        assert book["lti-fin-4f1c"][0] == 15, "the extension covers fin's day"
+        assert book["lti-gus-4f1c"] == (13.5, "13.5/15 points; 15 before a late penalty of 1.5; the feedback file "
+                                               "has every test")
+        assert book["lti-cy-4f1c"][0] == 0 and "could not be graded" in book["lti-cy-4f1c"][1]
+        assert 0 < book["lti-eve-4f1c"][0] < 15
+        assert all(dt.datetime.fromisoformat(post["timestamp"]).tzinfo for post in platform.posts)
+        assert "not posted: bo: flagged for review" in printed and "not posted: dee: missing" in printed
+        assert "LTI: 5 posted, 0 unchanged, 3 not posted" in printed
+
+        posts = len(platform.posts)
+        assert cli.main(["--course", str(root), "lti", "scores", EXERCISE]) == 1
+        assert len(platform.posts) == posts, "a second run posts nothing"
+        assert "LTI: 0 posted, 5 unchanged" in capsys.readouterr().out
+
+        assert cli.main(["--course", str(root), "flags", EXERCISE, "--clear", "bo"]) == 0
+        try:
+            assert cli.main(["--course", str(root), "lti", "scores", EXERCISE]) == 0
+            assert [post["userId"] for post in platform.posts[posts:]] == ["lti-bo-4f1c"]
+            assert platform.gradebook(EXERCISE)["lti-bo-4f1c"][0] == 15
+        finally:
+            _flag(root, "bo")
+
+
+def _flag(root, student):
+    """Flag a student's notebooks again (as the Formgrader's flag does), for the tests that follow."""
+    from nbgrader.api import Gradebook
+    from course.coursedir import load_config
+
+    config = load_config(root)
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gradebook:
+        for notebook in gradebook.find_submission(EXERCISE, student).notebooks:
+            notebook.flagged = True
+        gradebook.db.commit()
 
 
 def test_a_flag_holds_the_grade_back_everywhere_until_it_is_cleared(course, tmp_path, capsys):

@@ -133,31 +133,33 @@ def _title(settings, exercise):
     return settings.titles.get(exercise, exercise)
 
 
-def _points(settings, exercise, max_score):
+def points(settings, exercise, max_score):
     return float(settings.points.get(exercise, max_score))
 
 
 def _scaled(value, settings, exercise, max_score):
-    points = _points(settings, exercise, max_score)
-    return round(value * points / max_score, 2) if max_score else value
+    possible = points(settings, exercise, max_score)
+    return round(value * possible / max_score, 2) if max_score else value
 
 
 def _number(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _comment(row, settings):
+def comment(row):
     """The short text a student sees in the LMS beside the grade."""
     if row.status == "rejected":
         return f"0 points: the submission could not be graded ({row.reason})"
+    if row.status == "missing":
+        return "0 points: nothing was submitted"
     parts = [f"{_number(row.tests_score)}/{_number(row.max_score)} points"]
     if row.penalty:
         parts.append(f"{_number(row.raw_score)} before a late penalty of {_number(row.penalty)}")
     return "; ".join(parts) + "; the feedback file has every test"
 
 
-def _decide(row, settings, lms):
-    """(value to write or None, why not written)."""
+def decide(row, settings, lms):
+    """(value to write or None, why not written) for `lms` (a grade file's or "lti"), the rules of every export."""
     if row.student in settings.excused.get(row.assignment, []):
         return ("EX", "") if lms == "canvas" else (None, "excused")
     if row.status == "flagged":
@@ -213,10 +215,10 @@ def _identity(root, exercise, lms, row, cache):
 def _write_canvas(rows, exercises, settings, coursedir, outcome):
     header = CANVAS_STUDENT_COLUMNS + [f"{_title(settings, e)} ({settings.canvas_assignment_ids[e]})" for e in exercises]
     maxima = {r.assignment: r.max_score for r in rows}
-    points = ["Points Possible", "", "", "", ""] + [_number(_points(settings, e, maxima.get(e, 0))) for e in exercises]
+    possible = ["Points Possible", "", "", "", ""] + [_number(points(settings, e, maxima.get(e, 0))) for e in exercises]
     students, cache = {}, {}
     for row in rows:
-        value, why = _decide(row, settings, "canvas")
+        value, why = decide(row, settings, "canvas")
         identity = _identity(coursedir.root, row.assignment, "canvas", row, cache)
         if value is not None and identity is None:
             value, why = None, "no Canvas user id (collect from a Canvas download, or give the roster's lms_user_id)"
@@ -227,7 +229,7 @@ def _write_canvas(rows, exercises, settings, coursedir, outcome):
         else:
             entry["values"][row.assignment] = value
             outcome.written.append((row.student, row.assignment, value))
-    lines = [header, points]
+    lines = [header, possible]
     for student, entry in sorted(students.items(), key=lambda item: item[1]["row"].display_name):
         if entry["values"]:
             row = entry["row"]
@@ -246,7 +248,7 @@ def _write_moodle(rows, exercises, settings, coursedir, outcome):
     exported = _moodle_time(dt.datetime.now(dt.timezone.utc))
     lines, cache = [header], {}
     for row in sorted(rows, key=lambda row: row.display_name):
-        value, why = _decide(row, settings, "moodle")
+        value, why = decide(row, settings, "moodle")
         identity = _identity(coursedir.root, row.assignment, "moodle", row, cache)
         if value is not None and identity is None:
             value, why = None, "no Moodle participant id (collect the exercise from its Moodle download first)"
@@ -256,8 +258,8 @@ def _write_moodle(rows, exercises, settings, coursedir, outcome):
         full_name = " ".join(filter(None, [row.first_name, row.last_name])) or identity.name or row.student
         submitted = _moodle_time(row.timestamp) if row.timestamp else "-"
         lines.append([f"{h['participant']}{identity.user_id}", full_name, row.email, _number(value),
-                      _number(_points(settings, row.assignment, row.max_score)), h["yes"], submitted, exported,
-                      _comment(row, settings)])
+                      _number(points(settings, row.assignment, row.max_score)), h["yes"], submitted, exported,
+                      comment(row)])
         outcome.written.append((row.student, row.assignment, value))
     _write_csv(outcome.path, lines)
 
@@ -272,11 +274,11 @@ def _moodle_time(when):
 def _write_blackboard(rows, exercises, settings, coursedir, outcome):
     maxima = {r.assignment: r.max_score for r in rows}
     header = BLACKBOARD_STUDENT_COLUMNS + [
-        f"{_title(settings, e)} [Total Pts: {_number(_points(settings, e, maxima.get(e, 0)))} Score] "
+        f"{_title(settings, e)} [Total Pts: {_number(points(settings, e, maxima.get(e, 0)))} Score] "
         f"|{settings.blackboard_column_ids[e]}" for e in exercises]
     students, cache = {}, {}
     for row in rows:
-        value, why = _decide(row, settings, "blackboard")
+        value, why = decide(row, settings, "blackboard")
         identity = _identity(coursedir.root, row.assignment, "blackboard", row, cache)
         entry = students.setdefault(row.student, {"row": row, "username": row.student, "values": {}})
         if identity:   # the Blackboard user name from the upload names or the roster, else the course's id

@@ -59,15 +59,41 @@ c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True   # stopping the hub stops every server it started
+PUBLIC_URL = hub.get("public_url", "")   # the address users reach, behind a TLS proxy (`hub up --public-url`)
+if PUBLIC_URL:
+    c.JupyterHub.public_url = PUBLIC_URL
 
-# ------------------------------------------------------------------ who may log in (Linux accounts, PAM)
-c.JupyterHub.authenticator_class = "pam"
+# ------------------------------------------------------------------ who may log in (Linux accounts, PAM or LTI)
+if hub.get("login") == "lti":
+    # From the LMS by LTI 1.3 (course/hub_login.py): the platform's values are the course's c.Lti13Tool
+    # settings in the grader's nbgrader_config.py, the one place they are kept (docs/lti.md).
+    from course.coursedir import load_config
+    from course.grading.lti import Lti13Tool
+
+    TOOL = Lti13Tool(config=load_config(hub["course_root"]))
+    c.JupyterHub.authenticator_class = "course.hub_login.CourseLti13Authenticator"
+    c.LTI13Authenticator.issuer = TOOL.issuer
+    c.LTI13Authenticator.client_id = {TOOL.client_id}
+    c.LTI13Authenticator.authorize_url = TOOL.authorize_url
+    c.LTI13Authenticator.jwks_endpoint = TOOL.jwks_url
+    if PUBLIC_URL.startswith("https://"):
+        # The launch is the LMS page's cross-site POST: the log-in's state and nonce cookies go with it only
+        # when they are SameSite=None (and so Secure).
+        c.LTI13Authenticator.uri_scheme = "https"
+        c.JupyterHub.tornado_settings = {"cookie_options": {"SameSite": "None", "Secure": True}}
+    c.CourseLti13Authenticator.deployment_ids = set(TOOL.deployment_ids)
+    c.CourseLti13Authenticator.context_id = TOOL.context_id
+    c.CourseLti13Authenticator.course_root = hub["course_root"]
+else:
+    c.JupyterHub.authenticator_class = "course.hub_login.ClassPAMAuthenticator"
 # The grader is a hub user too, in the formgrade group (as in nbgrader's demo): the Formgrader's exchange calls
 # ask the hub for its courses. It has no password, so it cannot log in.
 c.Authenticator.allowed_users = set(hub["students"]) | set(hub["instructors"]) | {GRADER}
-# Only who is in hub.json now: a student removed from the class (`dl-course hub roster`) cannot log in again because
-# the hub's database still knows them (JupyterHub's default with allowed_users set is to let them in).
+# Only who is in hub.json now, read again at every log-in (course/hub_login.py): a student `dl-course hub roster`
+# adds can log in at once, and one it removes cannot log in again because the hub's database still knows them
+# (JupyterHub's default with allowed_users set is to let them in).
 c.Authenticator.allow_existing_users = False
+c.ClassAuthenticator.hub_settings = os.environ.get("DL_COURSE_HUB_SETTINGS", "hub.json")
 c.Authenticator.admin_users = set(hub.get("admins", []))
 c.JupyterHub.load_groups = {
     INSTRUCTORS_GROUP: {"users": sorted([*hub["instructors"], GRADER])},
