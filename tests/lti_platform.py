@@ -5,7 +5,8 @@ LMS keeps: users, a course's members, line items and scores in memory, behind a 
 
 Like Moodle, its service URLs carry a query string (`?type_id=7`), so the tool must put `/scores` and
 `/results` before it. Like every LMS, it pages the class list (`limit`) with a `Link: <...>; rel="next"` header
-and refuses a score whose timestamp is older than the last one it took, or has no time zone.
+and refuses a score whose timestamp is older than the last one it took, or has no time zone, or is for a user not
+enrolled (`not_enrolled`).
 
 `tamper` makes the next launches wrong in one way, for the refusal tests: "signature" (signed by another key
 under the platform's key id), "audience" (for another client id), "deployment" (an unknown deployment id),
@@ -87,6 +88,7 @@ class Platform:
         self.scores = {}                 # (line item id, user id) -> the last score taken
         self.posts = []                  # every score posted, in order
         self.member_pages = 0            # how many pages of the class list were read
+        self.not_enrolled = set()        # user ids whose scores the LMS refuses (as Canvas: not a student here)
         self.tamper = None
         self.app = self._make_app()
 
@@ -306,6 +308,8 @@ class Platform:
                 stamp = dt.datetime.fromisoformat(score["timestamp"])
                 if stamp.tzinfo is None:
                     raise ValueError(f"score timestamp without a time zone: {score['timestamp']}")
+                if score["userId"] in platform.not_enrolled:
+                    return UpdateScoreStatus.NOTAPPLIED
                 last = platform.scores.get((line_item_id, score["userId"]))
                 if last and dt.datetime.fromisoformat(last["timestamp"]) > stamp:
                     return UpdateScoreStatus.OLD_TIMESTAMP

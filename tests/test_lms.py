@@ -320,6 +320,16 @@ def test_lti_roster_and_scores_reach_the_lms_gradebook_once_and_a_cleared_flag_f
             assert platform.gradebook(EXERCISE)["lti-bo-4f1c"][0] == 15
         finally:
             _flag(root, "bo")
+        capsys.readouterr()
+
+        ada = (item["id"], "lti-ada-4f1c")
+        platform.scores[ada] = {**platform.scores[ada], "scoreGiven": 14}   # changed by hand in the LMS
+        assert cli.main(["--course", str(root), "lti", "scores", EXERCISE]) == 1   # bo flagged again
+        assert platform.gradebook(EXERCISE)["lti-ada-4f1c"][0] == 15, "the course's grade is set back"
+        platform.scores[ada] = {**platform.scores[ada], "scoreGiven": 14}
+        platform.not_enrolled.add("lti-ada-4f1c")   # ada has left the LMS course since
+        assert cli.main(["--course", str(root), "lti", "scores", EXERCISE]) == 1
+        assert "not posted: ada: the LMS refused the score: 403" in capsys.readouterr().out
 
 
 def _flag(root, student):

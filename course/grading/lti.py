@@ -390,6 +390,9 @@ def roster_from_lms(course_root=".", hub_dir=None, log=print):
     members = read_members(settings, root)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         sync = sync_roster(settings, root, gradebook, members, account_names=hub_dir is not None)
+    if hub_dir is not None and not sync.learners:
+        raise ValueError(f"the LMS's class list ({settings.memberships_url}) has no active learner that has a usable "
+                         f"id: the hub's class is left as it is")
     if hub_dir is not None:
         path = Path(root, KEY_DIR, "hub-roster.csv")
         with open(path, "w", newline="", encoding="utf-8") as handle:
