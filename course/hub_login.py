@@ -15,8 +15,9 @@ class adds what a class needs:
   `dl-course lti roster` writes from the LMS's class list (course.grading.lti); a user the class list does not
   have, or has as no longer active, is refused with what to do;
 - a launch whose roles make an LMS learner an instructor (or the other way round) is refused until the roster
-  is read again: which group a user is in (formgrade or students) comes from the class, so the LMS's roles and
-  the hub's groups never disagree;
+  is read again, and a learner logs in only as one of the hub's students, an instructor only as one of its
+  instructors (never as the grader's account): which group a user is in (formgrade or students) comes from the
+  class, so the LMS's roles and the hub's groups never disagree;
 - the tool's public key set (`lti/jwks.json`, made by `dl-course lti keys`) is served at `/hub/lti13/jwks`,
   the URL to give the LMS for the tool's keys.
 """
@@ -56,9 +57,14 @@ class ClassAuthenticator(Authenticator):
 
     hub_settings = Unicode(help="the hub's hub.json (the class: students, instructors)").tag(config=True)
 
-    def check_allowed(self, username, authentication=None):
+    def the_class(self):
+        """(students, instructors, the grader's account) of hub.json now."""
         hub = json.loads(Path(self.hub_settings).read_text())
-        return username in {*hub["students"], *hub["instructors"], f"grader-{hub['course_id']}"}
+        return set(hub["students"]), set(hub["instructors"]), f"grader-{hub['course_id']}"
+
+    def check_allowed(self, username, authentication=None):
+        students, instructors, grader = self.the_class()
+        return username in students | instructors | {grader}
 
 
 class ClassPAMAuthenticator(ClassAuthenticator, PAMAuthenticator):
@@ -96,4 +102,9 @@ class CourseLti13Authenticator(ClassAuthenticator, LTI13Authenticator):
         if launched_as and launched_as != user["kind"]:
             raise web.HTTPError(403, f"the LMS launched {user['student']} as {launched_as} but the class has them as "
                                      f"{user['kind']}: the instructor runs `dl-course lti roster` again")
+        students, instructors, _ = self.the_class()   # never the grader: it is no LMS user's kind
+        if user["student"] not in (students if user["kind"] == "learner" else instructors):
+            raise web.HTTPError(403, f"{user['student']} is not among this hub's "
+                                     f"{'students' if user['kind'] == 'learner' else 'instructors'}: the instructor "
+                                     f"runs `dl-course lti roster --hub-dir` (instructors: `hub up --instructors`)")
         return {"name": user["student"]}

@@ -224,11 +224,12 @@ class RosterSync:
                    f"{', '.join(self.instructors) or '-'}; no usable id {len(self.unusable)}"])
 
 
-def sync_roster(settings, root, gradebook, members, account_names=False):
+def sync_roster(settings, root, gradebook, members, account_names=False, reserved=()):
     """Match `members` (NRPS) to the gradebook's students, add the new ones, write lti/users.csv; RosterSync.
 
     account_names: every id must be a Linux account name (a hub's class); a member whose id is not is
-    reported as having no usable id."""
+    reported as having no usable id, and so is a learner whose id is one of `reserved` (a hub's instructors and
+    its grader account)."""
     from .intake import Roster
 
     known = read_users(root)
@@ -253,6 +254,8 @@ def sync_roster(settings, root, gradebook, members, account_names=False):
             why = f"the LMS gives no {settings.student_id_from.replace('_', ' ')} (c.Lti13Tool.student_id_from)"
         elif account_names and not ACCOUNT_NAME.match(student):
             why = f"{student!r} cannot be a Linux account name on the hub (lower-case letters, digits, _ and -)"
+        elif kind == "learner" and student in reserved:
+            why = f"{student!r} is the account of the hub's grader or of one of its instructors"
         elif owners.get(student, user_id) != user_id:
             why = f"{student!r} is already the id of another LMS user ({owners[student]})"
         if why:
@@ -385,11 +388,13 @@ def roster_from_lms(course_root=".", hub_dir=None, log=print):
     if hub_dir is not None:   # the hub's class: the grader's copy of the course
         from course import hub
 
-        course_root = json.loads(Path(hub_dir, hub.SETTINGS_FILE).read_text())["course_root"]
+        the_hub = json.loads(Path(hub_dir, hub.SETTINGS_FILE).read_text())
+        course_root, reserved = the_hub["course_root"], {*the_hub["instructors"], f"grader-{the_hub['course_id']}"}
     root, config, coursedir, settings = _course(course_root)
     members = read_members(settings, root)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
-        sync = sync_roster(settings, root, gradebook, members, account_names=hub_dir is not None)
+        sync = sync_roster(settings, root, gradebook, members, account_names=hub_dir is not None,
+                           reserved=reserved if hub_dir is not None else ())
     if hub_dir is not None and not sync.learners:
         raise ValueError(f"the LMS's class list ({settings.memberships_url}) has no active learner that has a usable "
                          f"id: the hub's class is left as it is")
