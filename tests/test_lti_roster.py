@@ -54,11 +54,16 @@ def test_members_are_matched_to_the_gradebooks_students_as_collect_matches_and_n
 
 
 def test_on_a_hub_an_id_must_be_an_account_name_and_one_id_never_serves_two_lms_users(tmp_path, gradebook):
+    gradebook.update_or_create_student("Dee.Snider", email="dee@uni.example")   # a row from before: not an account
     sync = sync_roster(Lti13Tool(), tmp_path, gradebook, [member("u3", "Cy.Young@uni.example"),
+                                                         member("u4", "dee@uni.example"),
+                                                         member("u5", "2024.Bo@uni.example"),
                                                          member("u7", "grader-dl-course@uni.example"),
                                                          member("u8", "ines@uni.example", roles=[TA])],
                        account_names=True, reserved={"grader-dl-course", "ines"})
-    assert sync.added == [] and "cannot be a Linux account name" in sync.unusable[0][1]
+    assert sync.added == ["cy_young", "u2024_bo"], "new ids on a hub are account names"
+    assert sync.unusable[0] == ("dee@uni.example", "'Dee.Snider' cannot be a Linux account name on the hub "
+                                                   "(lower-case letters, digits, _ and -)")
     assert sync.unusable[1] == ("grader-dl-course@uni.example", "'grader-dl-course' is the account of the hub's "
                                                                 "grader or of one of its instructors")
     assert sync.instructors == ["ines"], "an instructor's own account is theirs"

@@ -205,6 +205,12 @@ def new_id(member, source):
     return re.sub(r"[^A-Za-z0-9_.@-]+", "_", value).strip("_")
 
 
+def account_name(text):
+    """`text` as a Linux account name: lower-case letters, digits, _ and -, a letter first, at most 32."""
+    name = re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_-")
+    return ("u" + name if name[:1].isdigit() else name)[:32]
+
+
 @dataclass
 class RosterSync:
     """What `lti roster` found and did."""
@@ -247,8 +253,10 @@ def sync_roster(settings, root, gradebook, members, account_names=False, reserve
         student = (known.get(user_id, {}).get("student")
                    or (roster.find([member.get("lis_person_sourcedid") or "", email, email.split("@")[0],
                                     (member.get("family_name") or "") + (member.get("given_name") or "")])
-                       if roster else None)
-                   or new_id(member, settings.student_id_from))
+                       if roster else None))
+        if not student:   # new: on a hub, as a Linux account name (jane.doe -> jane_doe)
+            student = new_id(member, settings.student_id_from)
+            student = account_name(student) if account_names and student else student
         why = ""
         if not student:
             why = f"the LMS gives no {settings.student_id_from.replace('_', ' ')} (c.Lti13Tool.student_id_from)"
