@@ -371,11 +371,16 @@ class RosterChange:
     removed: list = field(default_factory=list)
     kept: list = field(default_factory=list)
     passwords: dict = field(default_factory=dict)
+    instructors_added: list = field(default_factory=list)     # from the LMS (`lti roster --hub-dir`)
+    instructors_removed: list = field(default_factory=list)
 
     def summary(self):
+        staff = (f"; instructors added {len(self.instructors_added)}: {', '.join(self.instructors_added) or '-'}, "
+                 f"removed {len(self.instructors_removed)}: {', '.join(self.instructors_removed) or '-'}"
+                 if self.instructors_added or self.instructors_removed else "")
         return (f"added {len(self.added)}: {', '.join(self.added) or '-'}; removed {len(self.removed)}: "
                 f"{', '.join(self.removed) or '-'} (they can no longer log in; their files and grades are kept); "
-                f"{len(self.kept)} unchanged")
+                f"{len(self.kept)} unchanged{staff}")
 
 
 def hub_api(url, token, method, path, body=None):
@@ -403,8 +408,12 @@ def unlock_account(name):
     subprocess.run(["usermod", "--unlock", "--expiredate", "", name], capture_output=True)
 
 
-def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
-    """Make the running class's students those of `roster_file` (the module's docstring); returns RosterChange."""
+def roster(roster_file, state_dir=DEFAULT_DIR, log=print, lms_staff=None):
+    """Make the running class's students those of `roster_file` (the module's docstring); returns RosterChange.
+
+    lms_staff: the LMS course's active instructors and TAs (`dl-course lti roster --hub-dir`): those the class
+    does not have join it as instructors (the formgrade group); those it took from the LMS before and the LMS no
+    longer lists leave it as a removed student does; the instructors of `hub up --instructors` stay as they are."""
     from nbgrader.api import Gradebook
 
     from course.grading.intake import read_roster
@@ -416,15 +425,24 @@ def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
     rows = read_roster(roster_file)
     students = [row["id"] for row in rows]
     check_account_names(students)
-    both = set(students) & set(settings["instructors"])
+    from_lms = settings.get("lms_instructors", [])
+    change = RosterChange(added=[s for s in students if s not in settings["students"]],
+                          removed=[s for s in settings["students"] if s not in students],
+                          kept=[s for s in students if s in settings["students"]])
+    if lms_staff is not None:
+        check_account_names(lms_staff)
+        change.instructors_added = [name for name in lms_staff if name not in settings["instructors"]]
+        change.instructors_removed = [name for name in from_lms if name not in lms_staff]
+    instructors = [name for name in settings["instructors"] if name not in change.instructors_removed]
+    instructors += change.instructors_added
+    both = set(students) & set(instructors)
     if both:
         raise HubError(f"on the roster and instructors both: {', '.join(sorted(both))}")
     token = Path(settings["roster_token_file"]).read_text().strip()
     group = f"nbgrader-{settings['course_id']}"
-    change = RosterChange(added=[s for s in students if s not in settings["students"]],
-                          removed=[s for s in settings["students"] if s not in students],
-                          kept=[s for s in students if s in settings["students"]])
-    for name in change.added:
+    joining = [(name, group) for name in change.added]
+    joining += [(name, f"formgrade-{settings['course_id']}") for name in change.instructors_added]
+    for name, group in joining:
         if account_exists(name):
             if name in state.accounts:
                 unlock_account(name)   # a student of this class removed before
@@ -436,7 +454,7 @@ def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
             state.save()
         hub_api(state.url, token, "POST", f"users/{name}")
         hub_api(state.url, token, "POST", f"groups/{group}/users", {"users": [name]})
-    for name in change.removed:
+    for name in change.removed + change.instructors_removed:
         hub_api(state.url, token, "DELETE", f"users/{name}")   # stops the server, forgets the hub user
         if name in state.accounts:   # an account the class made; one the machine had before keeps its other uses
             lock_account(name)
@@ -448,7 +466,9 @@ def roster(roster_file, state_dir=DEFAULT_DIR, log=print):
     database = Path(config.CourseDirectory.db_url.removeprefix("sqlite:///"))
     if database.is_file():
         os.chown(database, grader.pw_uid, grader.pw_gid)
-    settings["students"] = students
+    settings["students"], settings["instructors"] = students, instructors
+    settings["lms_instructors"] = [name for name in from_lms if name not in change.instructors_removed]
+    settings["lms_instructors"] += change.instructors_added
     write_private(settings_path, json.dumps(settings, indent=2) + "\n")
     return change
 

@@ -500,7 +500,8 @@ def test_the_roster_service_may_manage_users_and_the_students_group_only_and_its
     roles = {role["name"]: role for role in config.JupyterHub.load_roles}
     assert roles["dl-course-roster"]["services"] == ["dl-course-roster"]
     assert set(roles["dl-course-roster"]["scopes"]) == {"admin:users", "admin:servers", "list:users",
-                                                        "groups!group=nbgrader-dl-course"}
+                                                        "groups!group=nbgrader-dl-course",
+                                                        "groups!group=formgrade-dl-course"}
 
 
 def test_no_hub_token_or_other_variable_of_the_service_reaches_a_grading_kernel():

@@ -39,7 +39,8 @@ from traitlets.config import Config
 
 pytestmark = pytest.mark.xdist_group("hub")   # one hub test at a time (tests/accounts.py)
 COURSE_ID = "dl-lti"
-TEACHER, ANA, BEN = "dll-ines", "dll-ana", "dll-ben"
+TEACHER, TA, ANA, BEN = "dll-ines", "dll-tom", "dll-ana", "dll-ben"   # tom: a TA the hub learns from the LMS
+TA_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 GRADER = f"grader-{COURSE_ID}"
 CONTEXT, DEPLOYMENT, CLIENT = "course-7", "1", "lti-provider-mock"   # lti-provider-mock's client and deployment
 
@@ -52,7 +53,7 @@ def _missing():
             return f"`{tool}` is not installed"
     import pwd
     taken = []
-    for name in (TEACHER, ANA, BEN, GRADER):
+    for name in (TEACHER, TA, ANA, BEN, GRADER):
         try:
             pwd.getpwnam(name)
             taken.append(name)
@@ -89,7 +90,7 @@ def lti_hub():
     os.chmod(folder, 0o755)
     platform = Platform(client_id=CLIENT, deployment_id=DEPLOYMENT, context_id=CONTEXT, page_size=2)
     platform.members = [_person(TEACHER, "Ines", "Teacher", [INSTRUCTOR]), _person(ANA, "Ana", "Alves", [LEARNER]),
-                        _person(BEN, "Ben", "Brown", [LEARNER])]
+                        _person(BEN, "Ben", "Brown", [LEARNER]), _person(TA, "Tom", "Tutor", [TA_ROLE, LEARNER])]
     platform.users = {f"login-{m['email'].split('@')[0]}": {"sub": m["user_id"], "roles": m["roles"],
                                                              "name": m["name"], "email": m["email"]}
                       for m in platform.members}
@@ -171,10 +172,12 @@ def _session():
 def test_the_roster_comes_from_the_lms_in_pages_and_makes_the_learners_the_hubs_students(lti_hub):
     roster = lti_hub["roster"]
     assert roster.returncode == 0, roster.stdout + roster.stderr
-    assert f"added 2: {ANA}, {BEN}" in roster.stdout and f"instructors and TAs 1: {TEACHER}" in roster.stdout
-    assert lti_hub["platform"].member_pages == 2, "3 members, 2 a page"
+    assert f"added 2: {ANA}, {BEN}" in roster.stdout and f"instructors and TAs 2: {TEACHER}, {TA}" in roster.stdout
+    assert f"instructors added 1: {TA}" in roster.stdout, "the TA joins the class's instructors"
+    assert lti_hub["platform"].member_pages == 2, "4 members, 2 a page"
     settings = json.loads((lti_hub["state_dir"] / "hub.json").read_text())
     assert sorted(settings["students"]) == [ANA, BEN] and settings["login"] == "lti"
+    assert settings["instructors"] == [TEACHER, TA] and settings["lms_instructors"] == [TA]
 
 
 def test_a_learners_launch_lands_in_the_hub_logged_in_as_the_courses_student(lti_hub):
@@ -184,11 +187,12 @@ def test_a_learners_launch_lands_in_the_hub_logged_in_as_the_courses_student(lti
     assert _logged_in_as(session, lti_hub["url"]) == ANA
 
 
-def test_an_instructors_launch_reaches_the_formgrader_and_a_learners_does_not(lti_hub):
-    teacher = _session()
-    assert _launch(teacher, lti_hub["platform"], f"login-{TEACHER}").status_code == 302
-    page = teacher.get(f"{lti_hub['url']}services/{COURSE_ID}/formgrader", timeout=120)
-    assert page.status_code == 200 and "Manage Assignments" in page.text, (page.status_code, page.text[:300])
+def test_an_instructors_and_a_tas_launch_reach_the_formgrader_and_a_learners_does_not(lti_hub):
+    for staff in (TEACHER, TA):
+        teacher = _session()
+        assert _launch(teacher, lti_hub["platform"], f"login-{staff}").status_code == 302
+        page = teacher.get(f"{lti_hub['url']}services/{COURSE_ID}/formgrader", timeout=120)
+        assert page.status_code == 200 and "Manage Assignments" in page.text, (staff, page.status_code, page.text[:300])
     learner = _session()
     assert _launch(learner, lti_hub["platform"], f"login-{BEN}").status_code == 302
     assert learner.get(f"{lti_hub['url']}services/{COURSE_ID}/formgrader", timeout=120).status_code == 403

@@ -274,7 +274,8 @@ def sync_roster(settings, root, gradebook, members, account_names=False, reserve
                           "status": "active" if active else "inactive", "name": member.get("name") or "",
                           "email": email}
         if kind == "instructor":
-            sync.instructors.append(student)
+            if active:
+                sync.instructors.append(student)
             continue
         if not active:
             continue
@@ -415,7 +416,7 @@ def roster_from_lms(course_root=".", hub_dir=None, log=print):
         owner = root.stat()
         for written in (path.parent, path, path.parent / USERS):   # the grader's files, as the rest of its course
             os.chown(written, owner.st_uid, owner.st_gid)
-        log(hub.roster(path, state_dir=hub_dir, log=log).summary())
+        log(hub.roster(path, state_dir=hub_dir, log=log, lms_staff=sync.instructors).summary())
     return sync
 
 

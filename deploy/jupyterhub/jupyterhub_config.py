@@ -133,7 +133,8 @@ if any(service["name"] == ROSTER for service in c.JupyterHub.services):
     c.JupyterHub.load_roles.append(
         {"name": ROSTER, "description": "dl-course hub roster: add and remove the class's students",
          "services": [ROSTER],
-         "scopes": ["admin:users", "admin:servers", "list:users", f"groups!group={STUDENTS_GROUP}"]})
+         "scopes": ["admin:users", "admin:servers", "list:users", f"groups!group={STUDENTS_GROUP}",
+                    f"groups!group={INSTRUCTORS_GROUP}"]})   # the LMS's instructors and TAs (lti roster --hub-dir)
 
 # ------------------------------------------------------------------ the users' servers
 c.Spawner.cmd = SINGLEUSER
