@@ -77,7 +77,6 @@ class Platform:
         self.issuer = issuer or self.url
         self.client_id, self.deployment_id, self.context_id = client_id, deployment_id, context_id
         self.private_key, self.public_key = key_pair()
-        self.extra_keys = []             # more public JWKs in the key set (another platform's, a rotated key)
         self.tool_keys = None            # the tool's JWKS (dict), or None: fetched from tool_keys_url
         self.tool_keys_url = ""
         self.tool_login_url = self.tool_launch_url = ""
@@ -139,9 +138,7 @@ class Platform:
 
         @app.get("/jwks")
         def jwks():
-            keys = Registration.get_jwk(platform.public_key)
-            keys["kid"] = platform.kid()
-            return {"keys": [keys, *platform.extra_keys]}
+            return {"keys": [Registration.get_jwk(platform.public_key)]}
 
         @app.post("/token")
         async def token(request: Request):

@@ -2,8 +2,9 @@
 the class read from the LMS with `dl-course lti roster --hub-dir`, launches from two platforms this project does
 not write.
 
-- an LTI 1.3 platform built on `lti1p3platform` (tests/lti_platform.py): the learner's launch lands in the hub
-  logged in as the course's student, the instructor's reaches the course's Formgrader; launches with a wrong
+- an LTI 1.3 platform built on `lti1p3platform` (tests/lti_platform.py): the class list (in pages) makes the
+  learners the hub's students and a TA one of its instructors; the learner's launch lands in the hub logged in
+  as the course's student, the instructor's and the TA's reach the course's Formgrader; launches with a wrong
   signature, for another audience, from an unknown deployment or course, a replayed one (another user's
   launch posted with one's own state: its nonce is not theirs) and one for a user the class does not have are
   refused, each with what is wrong;
@@ -11,8 +12,8 @@ not write.
   launch logs the same student in.
 
 The platform fetches the tool's key set from the hub (/hub/lti13/jwks) to check the roster command's token
-request. Needs root (accounts, PAM-less hub users are still Linux accounts) and npm; skipped, saying why,
-without them. The scores' path (AGS) is tested against the same platform in tests/test_lms.py.
+request. Needs root (every user of the class is a Linux account, also when they log in by LTI) and npm;
+skipped, saying why, without them. The scores' path (AGS) is tested against the same platform in tests/test_lms.py.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def lti_hub():
     url = f"http://127.0.0.1:{port}/"
     platform.tool_login_url, platform.tool_launch_url = f"{url}hub/lti13/oauth_login", f"{url}hub"
     platform.tool_keys_url = f"{url}hub/lti13/jwks"
-    info = {"url": url, "state_dir": state_dir, "platform": platform, "folder": folder, "down": None}
+    info = {"url": url, "state_dir": state_dir, "platform": platform, "folder": folder}
     cli = [sys.executable, "-m", "course.cli", "--course", str(root)]
     try:
         with environment_everyone_can_run(), platform.serve():
