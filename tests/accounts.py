@@ -1,7 +1,7 @@
 """A Python environment that every account of a test hub can run (tests/test_hub.py, tests/test_lti.py).
 
-The hub tests run one after another (the `hub` xdist group): one of them changes the folders' modes while its
-hub runs and gives them back after."""
+The hub tests run on one worker, one after the other (tests/conftest.py, `HUB_MODULES`): each changes the
+folders' modes while its hub runs and gives them back after."""
 
 from __future__ import annotations
 

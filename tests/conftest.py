@@ -44,12 +44,17 @@ SHARED_BATCH_MODULES = {"test_hostile_grading.py", "test_engine.py", "test_intak
                         "test_formgrader.py", "test_browser_notebooks.py", "test_hub.py", "test_docs.py",
                         "test_release.py", "test_exchange.py", "test_lms.py", "test_schedule.py",
                         "test_exchange_rules.py"}   # its Linux accounts: made and removed once, by one worker
+# The modules that start a class hub share one worker and run one after the other: each opens the folders above
+# the interpreter to every account while its hub runs and gives them back after (tests/accounts.py).
+HUB_MODULES = {"test_hub.py", "test_lti.py"}
 
 
 def batch_of(nodeid):
     """The unit of work a test belongs to: its graded batch, or the test alone (named by its file)."""
     module, _, rest = nodeid.partition("::")
     module = module.rsplit("/", 1)[-1]
+    if module in HUB_MODULES:
+        return "hub"
     if module == "test_grading.py":
         return f"{module}[{nodeid.rpartition('[')[2]}"
     return module if module in SHARED_BATCH_MODULES else f"{module}::{rest}"
@@ -67,7 +72,7 @@ def expected_cost(unit):
     exercise = unit.rpartition("[")[2].rstrip("]")
     if unit.startswith("test_grading.py[") and exercise in BUDGETS:
         return 4.5 * BUDGETS[exercise]["total_s"]
-    return 200.0 if unit in SHARED_BATCH_MODULES else 0.0
+    return 200.0 if unit in SHARED_BATCH_MODULES or unit == "hub" else 0.0
 
 
 # The quick tier, `pytest -m "not slow"` (docs/testing.md): everything but what executes notebooks (the `grading`

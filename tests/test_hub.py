@@ -41,7 +41,6 @@ from course import grading
 from course.grading.trial import student_form
 from submissions import apply_wrong_solution, load_wrong_solutions
 
-pytestmark = pytest.mark.xdist_group("hub")   # one hub test at a time (tests/accounts.py)
 EXERCISE = "ex01_numpy_dnn"
 INSTRUCTOR, SOLVER, WRONG = "dlh-ines", "dlh-ana", "dlh-ben"
 OVERSIZED, NEWCOMER = "dlh-cat", "dlh-dan"   # cat hands in 150 MB by hand; dan joins the class later
@@ -486,7 +485,7 @@ def test_an_lti_hub_takes_the_lms_values_from_the_courses_configuration_and_http
     assert config.LTI13Authenticator.uri_scheme == "https"
 
 
-def test_the_roster_service_may_manage_users_and_the_students_group_only_and_its_token_stays_root_s(tmp_path):
+def test_the_roster_service_may_manage_users_and_the_class_groups_only_and_its_token_stays_root_s(tmp_path):
     from course.hub import write_private
 
     token = tmp_path / "roster-token"

@@ -38,7 +38,6 @@ from course.coursedir import write_overrides
 from lti_platform import INSTRUCTOR, LEARNER, Platform
 from traitlets.config import Config
 
-pytestmark = pytest.mark.xdist_group("hub")   # one hub test at a time (tests/accounts.py)
 COURSE_ID = "dl-lti"
 TEACHER, TA, ANA, BEN = "dll-ines", "dll-tom", "dll-ana", "dll-ben"   # tom: a TA the hub learns from the LMS
 TA_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
