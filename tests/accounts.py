@@ -7,12 +7,37 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+
+def account(name):
+    """The Linux account `name` (pwd's entry), or None."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def missing_for_a_hub(accounts, what="the hub test"):
+    """Why a hub test cannot run on this machine (None when it can): root, the tools, its account names free."""
+    if os.geteuid() != 0:
+        return f"{what} creates Linux accounts: it needs root"
+    for tool in ("useradd", "userdel", "runuser", "npm", "bwrap"):
+        if not shutil.which(tool):
+            return f"`{tool}` is not installed"
+    if not Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium is missing (apt-get install chromium)"
+    taken = [name for name in accounts if account(name)]
+    if taken:
+        return f"accounts {', '.join(taken)} exist on this machine already (another hub?)"
+    return None
 
 
 def _readable_by_others(python):

@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from accounts import environment_everyone_can_run
+from accounts import account as _account, environment_everyone_can_run, missing_for_a_hub
 from browser import artifact_dir, chromium, free_port
 from course import grading
 from course.grading.trial import student_form
@@ -49,24 +49,7 @@ PAGE_TIMEOUT = 120_000   # ms: a first log-in spawns the user's JupyterLab
 
 
 def _missing():
-    if os.geteuid() != 0:
-        return "the hub test creates Linux accounts: it needs root"
-    for tool in ("useradd", "userdel", "runuser", "npm", "bwrap"):
-        if not shutil.which(tool):
-            return f"`{tool}` is not installed"
-    if not Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium is missing (apt-get install chromium)"
-    taken = [name for name in (INSTRUCTOR, SOLVER, WRONG, OVERSIZED, NEWCOMER, GRADER) if _account(name)]
-    if taken:
-        return f"accounts {', '.join(taken)} exist on this machine already (another hub?)"
-    return None
-
-
-def _account(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
+    return missing_for_a_hub((INSTRUCTOR, SOLVER, WRONG, OVERSIZED, NEWCOMER, GRADER))
 
 
 def as_user(user, *command, input=None):

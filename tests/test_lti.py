@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts import environment_everyone_can_run
+from accounts import environment_everyone_can_run, missing_for_a_hub
 from browser import chromium, free_port
 from course import grading
 from course.coursedir import write_overrides
@@ -46,20 +46,7 @@ CONTEXT, DEPLOYMENT, CLIENT = "course-7", "1", "lti-provider-mock"   # lti-provi
 
 
 def _missing():
-    if os.geteuid() != 0:
-        return "the LTI hub test creates Linux accounts: it needs root"
-    for tool in ("useradd", "userdel", "runuser", "npm", "bwrap"):
-        if not shutil.which(tool):
-            return f"`{tool}` is not installed"
-    import pwd
-    taken = []
-    for name in (TEACHER, TA, ANA, BEN, GRADER):
-        try:
-            pwd.getpwnam(name)
-            taken.append(name)
-        except KeyError:
-            pass
-    return f"accounts {', '.join(taken)} exist on this machine already (another hub?)" if taken else None
+    return missing_for_a_hub((TEACHER, TA, ANA, BEN, GRADER), "the LTI hub test")
 
 
 def _person(account, first, last, roles):

@@ -35,6 +35,8 @@ from pathlib import Path
 from traitlets import Enum, List, Unicode
 from traitlets.config import Configurable
 
+from course.hub import ACCOUNT_NAME   # a hub's users are Linux accounts
+
 KEY_DIR = "lti"
 PRIVATE_KEY, PUBLIC_JWKS, USERS = "private-key.pem", "jwks.json", "users.csv"
 USER_COLUMNS = ["user_id", "student", "kind", "status", "name", "email"]
@@ -43,7 +45,6 @@ SCOPES = {"members": "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmemb
           "lineitem": "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "results": "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
           "score": "https://purl.imsglobal.org/spec/lti-ags/scope/score"}
-ACCOUNT_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")   # course.hub's rule: a hub's students are Linux accounts
 SAME_SCORE = 0.005   # an LMS keeps two decimals (Canvas rounds the score it shows)
 
 
