@@ -35,7 +35,7 @@ from pathlib import Path
 from traitlets import Enum, List, Unicode
 from traitlets.config import Configurable
 
-from course.hub import ACCOUNT_NAME   # a hub's users are Linux accounts
+from course import hub   # a class hub: its users are Linux accounts (hub.ACCOUNT_NAME), its class hub.json
 
 KEY_DIR = "lti"
 PRIVATE_KEY, PUBLIC_JWKS, USERS = "private-key.pem", "jwks.json", "users.csv"
@@ -242,7 +242,7 @@ def sync_roster(settings, root, gradebook, members, account_names=False, reserve
     known = read_users(root)
     students = [{"id": s.id, "first_name": s.first_name, "last_name": s.last_name, "email": s.email,
                  "lms_user_id": s.lms_user_id} for s in gradebook.students]
-    roster = Roster(students) if students else None
+    roster, ids = (Roster(students) if students else None), {s["id"] for s in students}
     sync, users = RosterSync(), {}
     owners = {row["student"]: user_id for user_id, row in known.items()}   # an id belongs to one LMS user
     for member in members:
@@ -261,7 +261,7 @@ def sync_roster(settings, root, gradebook, members, account_names=False, reserve
         why = ""
         if not student:
             why = f"the LMS gives no {settings.student_id_from.replace('_', ' ')} (c.Lti13Tool.student_id_from)"
-        elif account_names and not ACCOUNT_NAME.match(student):
+        elif account_names and not hub.ACCOUNT_NAME.match(student):
             why = f"{student!r} cannot be a Linux account name on the hub (lower-case letters, digits, _ and -)"
         elif kind == "learner" and student in reserved:
             why = f"{student!r} is the account of the hub's grader or of one of its instructors"
@@ -282,7 +282,7 @@ def sync_roster(settings, root, gradebook, members, account_names=False, reserve
             continue
         row = {"id": student, "first_name": member.get("given_name") or None,
                "last_name": member.get("family_name") or None, "email": email or None}
-        (sync.kept if student in {s["id"] for s in students} else sync.added).append(student)
+        (sync.kept if student in ids else sync.added).append(student)
         gradebook.update_or_create_student(student, **{k: v for k, v in row.items() if k != "id" and v})
         sync.learners.append(row)
     active_learners = {row["student"] for row in users.values() if row["kind"] == "learner" and row["status"] == "active"}
@@ -311,10 +311,6 @@ class ScoreOutcome:
                    f"posted -> {self.lineitem}"])
 
 
-def _now():
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def _iso(when):
     if when.tzinfo is None:   # nbgrader keeps UTC times without a zone
         when = when.replace(tzinfo=dt.timezone.utc)
@@ -335,7 +331,8 @@ def post_scores(settings, root, gradebook, coursedir, exercise, config):
         raise ValueError(f"{exercise}: not in the gradebook (generate and grade it first)")
     lms_settings = LmsExport(config=config)
     service = AssignmentsGradesService(connect(settings, root, "lineitems_url"),
-                                       {"scope": list(SCOPES.values())[1:], "lineitems": settings.lineitems_url})
+                                       {"scope": [SCOPES["lineitem"], SCOPES["results"], SCOPES["score"]],
+                                        "lineitems": settings.lineitems_url})
     rows = list(grade_rows(gradebook, coursedir, [exercise]))
     maximum = points(lms_settings, exercise, rows[0].max_score if rows else 0)
     wanted = (LineItem().set_label(lms_settings.titles.get(exercise, exercise)).set_score_maximum(maximum)
@@ -348,7 +345,7 @@ def post_scores(settings, root, gradebook, coursedir, exercise, config):
                          f"{_service_error(error)}") from None
     outcome = ScoreOutcome(lineitem=lineitem.get_id() or "")
     user_ids = {row["student"]: user_id for user_id, row in read_users(root).items() if row["kind"] == "learner"}
-    when = _iso(_now())
+    when = _iso(dt.datetime.now(dt.timezone.utc))
     for row in sorted(rows, key=lambda r: r.student):
         value, why = decide(row, lms_settings, "lti")
         if value is None:
@@ -396,8 +393,6 @@ def roster_from_lms(course_root=".", hub_dir=None, log=print):
     from nbgrader.api import Gradebook
 
     if hub_dir is not None:   # the hub's class: the grader's copy of the course
-        from course import hub
-
         the_hub = json.loads(Path(hub_dir, hub.SETTINGS_FILE).read_text())
         course_root, reserved = the_hub["course_root"], {*the_hub["instructors"], f"grader-{the_hub['course_id']}"}
     root, config, coursedir, settings = _course(course_root)
