@@ -34,7 +34,7 @@ from ltiauthenticator.lti13.auth import LTI13Authenticator
 from traitlets import Set, Unicode
 from tornado import web
 
-from course.grading.lti import KEY_DIR, PUBLIC_JWKS, kind_of, read_users
+from course.grading.lti import key_paths, kind_of, read_users
 
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
@@ -45,7 +45,7 @@ class ToolKeySetHandler(BaseHandler):
     """The tool's public JWKS, for the LMS to check what the tool signs (token requests)."""
 
     def get(self):
-        path = Path(self.authenticator.course_root, KEY_DIR, PUBLIC_JWKS)
+        path = key_paths(self.authenticator.course_root)[1]
         if not path.is_file():
             raise web.HTTPError(404, "the tool has no key pair yet: run `dl-course lti keys`")
         self.set_header("Content-Type", "application/json")
