@@ -8,7 +8,9 @@ are collected from a Moodle download and a Blackboard download (unchanged files:
 and returned for those. Each file is read back with the rules of the LMS's own importer (canvas-lms
 GradebookImporter and Assignment#infer_comment_context_from_filename; Moodle's assignfeedback_offline
 importer and assignfeedback_file zip importer; Blackboard's Grade Center upload rules) and compared student
-by student. Flagged work is held back until `dl-course flags --clear`.
+by student. Flagged work is held back until `dl-course flags --clear`. The same class also goes to an LTI 1.3
+platform (`lti1p3platform`, tests/lti_platform.py): `dl-course lti roster` reads its class list, `dl-course lti
+scores` posts into its gradebook with the same rules.
 """
 
 import csv
